@@ -1,0 +1,58 @@
+# The two commands: `make run` and `make test`. Each sets up what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+STAMP := $(VENV)/.installed
+
+# The first Python 3.12+ found; `.python-version` makes pyenv pick 3.12.
+PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
+	done)
+
+.PHONY: help run test lint format migrate clean
+
+help:
+	@echo "make run     set up, migrate and start the service on http://$(HOST):$(PORT)"
+	@echo "make test    set up and run the whole test suite"
+	@echo "make lint    ruff check and format check"
+	@echo "make format  apply ruff fixes and formatting"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (none found on PATH)." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+migrate: $(STAMP)
+	$(MANAGE) migrate --noinput
+
+run: migrate
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(MANAGE) ensure_admin
+	@echo "Serving on http://$(HOST):$(PORT)/ (API docs: /api/docs/, admin: /admin/). Ctrl-C stops."
+	exec $(BIN)/uvicorn episode_metadata.asgi:application --host $(HOST) --port $(PORT) \
+		--no-access-log --lifespan off
+
+# Tests outside the embedded default need a SECRET_KEY; a throwaway one per run is right there.
+test: $(STAMP)
+	SECRET_KEY="$${SECRET_KEY:-$$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}" \
+		$(BIN)/pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from episode_metadata import errors, health
+
+api_v1 = [
+    path("auth/", include("episode_metadata.auth.urls")),
+    path("", include("episodes.urls")),
+]
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("ping", health.ping, name="ping"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="api-docs",
+    ),
+    path("api-auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+    # Anything else under /api/ is an unknown endpoint: answer in JSON even with DEBUG on.
+    re_path(r"^api/", errors.not_found),
+]
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.not_found
+handler500 = errors.server_error

@@ -1,0 +1,45 @@
+from django.contrib import admin
+from django.http import HttpRequest
+
+from episodes.models import Episode
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Live"), ("yes", "Deleted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        return queryset
+
+
+@admin.register(Episode)
+class EpisodeAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "season_number",
+        "episode_number",
+        "status",
+        "air_date",
+        "created_by",
+        "updated_at",
+        "deleted_at",
+    ]
+    list_filter = ["status", DeletedFilter, "air_date", "created_at"]
+    search_fields = ["title", "description"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    list_select_related = ["created_by"]
+    readonly_fields = ["id", "created_by", "updated_by", "created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Episode, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,23 @@
+from django.db.models import QuerySet
+
+from episodes.models import Episode
+
+
+def episode_list(*, include_deleted: bool = False) -> QuerySet[Episode]:
+    """Episodes as the API shows them: soft-deleted ones only when asked for."""
+    queryset = Episode.objects.select_related("created_by", "updated_by")
+    if not include_deleted:
+        queryset = queryset.filter(deleted_at__isnull=True)
+    return queryset
+
+
+def number_taken(*, season_number: int | None, episode_number: int | None, exclude_id=None) -> bool:
+    """Whether a live episode other than `exclude_id` already has this season/episode pair."""
+    if season_number is None or episode_number is None:
+        return False
+    clash = Episode.objects.filter(
+        deleted_at__isnull=True, season_number=season_number, episode_number=episode_number
+    )
+    if exclude_id is not None:
+        clash = clash.exclude(pk=exclude_id)
+    return clash.exists()

@@ -1,0 +1,56 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode
+
+
+class UserSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class EpisodeSerializer(serializers.ModelSerializer):
+    season_number = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, allow_null=True, required=False
+    )
+    episode_number = serializers.IntegerField(
+        min_value=1, max_value=2_147_483_647, allow_null=True, required=False
+    )
+    categories = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_CATEGORY_LENGTH),
+        max_length=MAX_CATEGORIES,
+        required=False,
+    )
+    created_by = UserSummarySerializer(read_only=True)
+    updated_by = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Episode
+        fields = [
+            "id",
+            "title",
+            "description",
+            "season_number",
+            "episode_number",
+            "air_date",
+            "status",
+            "categories",
+            "created_by",
+            "updated_by",
+            "created_at",
+            "updated_at",
+            "deleted_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at", "deleted_at"]
+        # The live-only uniqueness of (season, episode) is checked by the service.
+        validators = []
+
+    def validate_categories(self, value: list[str]) -> list[str]:
+        duplicates = sorted({name for name in value if value.count(name) > 1})
+        if duplicates:
+            raise serializers.ValidationError(
+                f"Categories must be distinct; repeated: {duplicates}."
+            )
+        return value

@@ -1,0 +1,74 @@
+"""Writes to episodes: the rules every caller (API, jobs, commands) must follow in one place."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from episodes import selectors
+from episodes.models import Episode
+
+NUMBER_TAKEN = "A live episode already has this season and episode number."
+
+
+def _check_number_free(episode: Episode) -> None:
+    if selectors.number_taken(
+        season_number=episode.season_number,
+        episode_number=episode.episode_number,
+        exclude_id=episode.pk,
+    ):
+        raise ValidationError({"episode_number": [NUMBER_TAKEN]})
+
+
+def _save(episode: Episode) -> Episode:
+    """Save, turning the database's own uniqueness verdict (a lost race) into a 400."""
+    try:
+        with transaction.atomic():
+            episode.save()
+    except IntegrityError as exc:
+        # The only unique constraint an insert or update can break here is the number pair.
+        if "unique" in str(exc).lower():
+            raise ValidationError({"episode_number": [NUMBER_TAKEN]}) from exc
+        raise
+    return episode
+
+
+@transaction.atomic
+def create_episode(*, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
+    episode = Episode(**data, created_by=user, updated_by=user)
+    _check_number_free(episode)
+    return _save(episode)
+
+
+@transaction.atomic
+def update_episode(episode: Episode, *, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
+    for field, value in data.items():
+        setattr(episode, field, value)
+    episode.updated_by = user
+    _check_number_free(episode)
+    return _save(episode)
+
+
+@transaction.atomic
+def soft_delete_episode(episode: Episode, *, user: AbstractBaseUser) -> Episode:
+    episode.deleted_at = timezone.now()
+    episode.updated_by = user
+    episode.save(update_fields=["deleted_at", "updated_by", "updated_at"])
+    return episode
+
+
+@transaction.atomic
+def restore_episode(episode: Episode, *, user: AbstractBaseUser) -> Episode:
+    if not episode.is_deleted:
+        raise ValidationError({"detail": "This episode is not deleted."})
+    episode.deleted_at = None
+    episode.updated_by = user
+    _check_number_free(episode)
+    return _save(episode)
+
+
+@transaction.atomic
+def hard_delete_episode(episode: Episode) -> None:
+    episode.delete()

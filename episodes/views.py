@@ -1,0 +1,94 @@
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from episodes import selectors, services
+from episodes.filters import EpisodeFilter
+from episodes.models import Episode
+from episodes.serializers import EpisodeSerializer
+
+INCLUDE_DELETED = OpenApiParameter(
+    "include_deleted",
+    OpenApiTypes.BOOL,
+    description="Staff only: also show soft-deleted episodes.",
+)
+HARD = OpenApiParameter(
+    "hard", OpenApiTypes.BOOL, description="Staff only: delete for good instead of soft delete."
+)
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ValidationError({name: ["Must be true or false."]})
+    return raw in ("true", "1")
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[INCLUDE_DELETED]),
+    retrieve=extend_schema(parameters=[INCLUDE_DELETED]),
+    destroy=extend_schema(parameters=[HARD], responses={204: None}),
+)
+class EpisodeViewSet(viewsets.ModelViewSet):
+    serializer_class = EpisodeSerializer
+    filterset_class = EpisodeFilter
+    queryset = Episode.objects.none()  # for the schema; requests use get_queryset()
+
+    def get_queryset(self):
+        return selectors.episode_list(include_deleted=self._include_deleted())
+
+    def _include_deleted(self) -> bool:
+        if self.action == "restore":
+            return True
+        if self.action == "destroy":
+            return self._hard_delete()
+        return self._staff_flag("include_deleted", "Only staff can see deleted episodes.")
+
+    def _hard_delete(self) -> bool:
+        return self._staff_flag("hard", "Only staff can delete episodes for good.")
+
+    def _staff_flag(self, name: str, refusal: str) -> bool:
+        if not _flag(self.request, name):
+            return False
+        if not self.request.user.is_staff:
+            raise PermissionDenied(refusal)
+        return True
+
+    def get_object(self) -> Episode:
+        raw_id = self.kwargs[self.lookup_field]
+        try:
+            uuid.UUID(raw_id)
+        except ValueError:
+            raise ValidationError({"id": [f"'{raw_id}' is not a valid UUID."]}) from None
+        episode = get_object_or_404(self.get_queryset(), pk=raw_id)
+        self.check_object_permissions(self.request, episode)
+        return episode
+
+    def perform_create(self, serializer: EpisodeSerializer) -> None:
+        serializer.instance = services.create_episode(
+            user=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer: EpisodeSerializer) -> None:
+        serializer.instance = services.update_episode(
+            serializer.instance, user=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Episode) -> None:
+        if self._hard_delete():
+            services.hard_delete_episode(instance)
+        else:
+            services.soft_delete_episode(instance, user=self.request.user)
+
+    @extend_schema(request=None, responses={200: EpisodeSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        episode = services.restore_episode(self.get_object(), user=request.user)
+        return Response(self.get_serializer(episode).data, status=status.HTTP_200_OK)

@@ -1,0 +1,57 @@
+import pytest
+from django.core.cache import cache
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Production hashing is deliberately slow; tests create many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle and login-failure counters live in the cache; each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="editor", email="editor@example.com", password=PASSWORD
+    )
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="producer", email="producer@example.com", password=PASSWORD, is_staff=True
+    )
+
+
+def bearer_client(user) -> APIClient:
+    _, token = AuthToken.objects.create(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@pytest.fixture
+def api(user) -> APIClient:
+    """A client authenticated as an ordinary (non-staff) user with a real bearer token."""
+    return bearer_client(user)
+
+
+@pytest.fixture
+def staff_api(staff_user) -> APIClient:
+    return bearer_client(staff_user)
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
