@@ -189,11 +189,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Episodes and their production work, for a show's production team.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "episode_metadata.openapi.add_error_responses",
+    ],
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

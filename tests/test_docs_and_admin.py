@@ -45,9 +45,7 @@ def test_schema_describes_every_endpoint_with_parameters(api):
         "ordering",
         "include_deleted",
     } <= list_params
-    assert "401" in paths["/api/v1/episodes/"]["get"]["responses"] or schema["components"].get(
-        "securitySchemes"
-    )
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
 
 def test_schema_needs_authentication(anon):
@@ -140,3 +138,14 @@ def test_admin_is_closed_to_non_staff(client, user):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_schema_describes_error_responses(api):
+    paths = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+
+    detail = paths["/api/v1/episodes/{id}/"]
+    assert {"400", "401", "403", "404"} <= set(detail["patch"]["responses"])
+    assert {"401", "404"} <= set(detail["get"]["responses"])
+    login = paths["/api/v1/auth/login"]["post"]["responses"]
+    assert {"200", "400", "401", "429"} <= set(login)
+    assert "403" not in login
