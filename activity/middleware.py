@@ -1,0 +1,42 @@
+import re
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+
+from activity.context import ActivityContext, acting
+from activity.models import Source
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def request_id_for(request: HttpRequest) -> str:
+    """Keep a caller's (or proxy's) request id when it is sane, so logs line up end to end."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _authenticated_user(request: HttpRequest):
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+class ActivityContextMiddleware:
+    """Tells the activity log who acts and from where for everything this request changes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = request_id_for(request)
+        context = ActivityContext(
+            source=Source.ADMIN if request.path.startswith("/admin/") else Source.API,
+            request_id=request.request_id,
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.headers.get("User-Agent", "")[:512],
+            get_user=lambda: _authenticated_user(request),
+        )
+        with acting(context):
+            response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response

@@ -1,0 +1,48 @@
+"""Which models the activity log follows, declared by the app that owns each model.
+
+    track(Episode, resource_type="episode", episode=lambda e: e.pk, soft_delete_field="deleted_at")
+
+in the owning app's `AppConfig.ready()` is all it takes: saves and deletes are then recorded.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.db.models.signals import post_delete, post_save, pre_save
+
+
+@dataclass(frozen=True)
+class Tracker:
+    model: type[models.Model]
+    resource_type: str
+    # Fields whose changes are noise in an audit log (timestamps the model bumps itself).
+    exclude: frozenset[str] = field(default_factory=frozenset)
+    # The episode a row belongs to, for the episode's history and its live topic.
+    episode: Callable[[models.Model], object] = lambda instance: None
+    # A field whose setting/clearing means delete/restore rather than update.
+    soft_delete_field: str | None = None
+    # The fields a live event carries to describe the resource.
+    summary_fields: tuple[str, ...] = ()
+
+    def fields(self) -> list[models.Field]:
+        return [f for f in self.model._meta.concrete_fields if f.name not in self.exclude]
+
+
+_trackers: dict[type[models.Model], Tracker] = {}
+
+
+def track(model: type[models.Model], **options) -> Tracker:
+    from activity import receivers
+
+    tracker = Tracker(model=model, **options)
+    _trackers[model] = tracker
+    uid = f"activity:{model._meta.label}"
+    pre_save.connect(receivers.remember_previous, sender=model, dispatch_uid=uid)
+    post_save.connect(receivers.saved, sender=model, dispatch_uid=uid)
+    post_delete.connect(receivers.deleted, sender=model, dispatch_uid=uid)
+    return tracker
+
+
+def tracker_for(model: type[models.Model]) -> Tracker:
+    return _trackers[model]
