@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP goes to Django; WebSocket routes join here as the realtime app grows."""
+"""ASGI entry point: HTTP goes to Django, WebSockets to the realtime app's consumers."""
 
 import os
 
@@ -8,6 +8,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "episode_metadata.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
+# These imports need Django set up first.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

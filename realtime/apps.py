@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class RealtimeConfig(AppConfig):
     name = "realtime"
     verbose_name = "Live events"
+
+    def ready(self) -> None:
+        from activity.signals import activity_committed
+        from realtime import receivers
+
+        activity_committed.connect(receivers.activity_committed, dispatch_uid="realtime")

@@ -55,3 +55,13 @@ def staff_api(staff_user) -> APIClient:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_broadcast_state():
+    """A failed publish pauses publishing for a few seconds; no test inherits that pause."""
+    from realtime import broadcast
+
+    broadcast._broken_until = 0.0
+    yield
+    broadcast._broken_until = 0.0

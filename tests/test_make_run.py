@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.service_process import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_password(process: subprocess.Popen, port: int, timeout: float = 120) -> str:

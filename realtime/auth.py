@@ -1,0 +1,48 @@
+"""Who is on the other end of a WebSocket: an API token in the query string, or the browser
+session (only from an allowed origin, since browsers send cookies cross-site)."""
+
+from urllib.parse import parse_qs, urlparse
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http.request import validate_host
+from rest_framework.exceptions import AuthenticationFailed
+
+from episode_metadata.auth.authentication import BearerTokenAuthentication
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+def origin_allowed(scope: dict) -> bool:
+    origin = _header(scope, b"origin")
+    if not origin:
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    host = urlparse(origin).hostname
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
+@database_sync_to_async
+def _user_for_token(token: str):
+    try:
+        user, _ = BearerTokenAuthentication().authenticate_credentials(token.encode())
+    except (AuthenticationFailed, UnicodeError):
+        return None
+    return user
+
+
+async def authenticate(scope: dict):
+    """The connecting user, or None."""
+    tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
+    if tokens:
+        return await _user_for_token(tokens[0])
+    user = scope.get("user")
+    if user is not None and user.is_authenticated and origin_allowed(scope):
+        return user
+    return None

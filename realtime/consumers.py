@@ -1,0 +1,199 @@
+"""`/ws/events/`: the live event stream. The protocol is described in docs/realtime.md."""
+
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from activity.context import ActivityContext, acting
+from activity.models import Source
+from realtime import events, selectors, topics
+from realtime.auth import authenticate
+from realtime.hub import get_hub
+from realtime.subscriber import Subscriber
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED = 4401
+TOO_SLOW = 4008
+MAX_MESSAGE_BYTES = 8192
+REPLAY_LIMIT = 1000
+# A client may send this many messages in a burst, refilled at RATE per second.
+BURST = 30
+RATE = 10.0
+
+
+class TokenBucket:
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per connection: the process's hub subscribes once for all.
+    channel_layer_alias = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.user = await authenticate(self.scope)
+        if self.user is None:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        self.context = ActivityContext(
+            source=Source.API,
+            actor_label=self.user.get_username(),
+            get_user=lambda: self.user,
+        )
+        self.bucket = TokenBucket(BURST, RATE)
+        self.hub = get_hub()
+        await self.hub.start()
+        self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
+
+    async def disconnect(self, code: int) -> None:
+        subscriber = getattr(self, "subscriber", None)
+        if subscriber is not None:
+            self.hub.remove(subscriber)
+            await subscriber.close()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if getattr(self, "subscriber", None) is None:
+            return
+        if not self.bucket.allow():
+            self._error("Too many messages; slow down.")
+            return
+        message = self._parse(text_data, bytes_data)
+        if message is None:
+            return
+        handler = {
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "ping": self._ping,
+        }.get(message.get("type"))
+        if handler is None:
+            self._error(f"Unknown message type {message.get('type')!r}.")
+            return
+        with acting(self.context):
+            await handler(message)
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict | None:
+        if text_data is None:
+            self._error("Send text frames holding JSON.")
+            return None
+        if len(text_data.encode()) > MAX_MESSAGE_BYTES:
+            self._error(f"Message too large (at most {MAX_MESSAGE_BYTES} bytes).")
+            return None
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            self._error("Message is not valid JSON.")
+            return None
+        if not isinstance(message, dict):
+            self._error("Message must be a JSON object with a 'type'.")
+            return None
+        return message
+
+    def _topics(self, message: dict) -> set[str] | None:
+        raw = message.get("topics")
+        if not isinstance(raw, list) or not raw:
+            self._error("'topics' must be a non-empty list.")
+            return None
+        try:
+            wanted = {topics.validate(topic) for topic in raw}
+        except topics.InvalidTopic as exc:
+            self._error(str(exc))
+            return None
+        if len(wanted | self.subscriber.topics) > topics.MAX_TOPICS:
+            self._error(f"At most {topics.MAX_TOPICS} topics per connection.")
+            return None
+        return wanted
+
+    async def _subscribe(self, message: dict) -> None:
+        wanted = self._topics(message)
+        if wanted is None:
+            return
+        after = message.get("after")
+        if after is not None and (
+            not isinstance(after, int) or isinstance(after, bool) or after < 0
+        ):
+            self._error("'after' must be a non-negative integer event id.")
+            return
+        new_topics = wanted - self.subscriber.topics
+        already = set(self.subscriber.topics)
+        self.subscriber.hold_live_events()
+        self.hub.add(self.subscriber, new_topics)
+        up_to = self.hub.last_id
+        try:
+            if after is not None:
+                await self._replay(new_topics, already, after, up_to)
+            else:
+                self.subscriber.cursor = max(self.subscriber.cursor, up_to)
+        finally:
+            self.subscriber.release_live_events()
+        self._control("subscribed", {"topics": sorted(self.subscriber.topics), "last_id": up_to})
+
+    async def _replay(
+        self, new_topics: set[str], already: set[str], after: int, up_to: int
+    ) -> None:
+        """Send what these topics missed after `after`, up to the hub's position; live
+        events past it are held meanwhile, so none is lost or sent twice."""
+        pruned = await database_sync_to_async(selectors.pruned_through)()
+        rows = []
+        if new_topics and after <= up_to and after >= pruned:
+            rows = await database_sync_to_async(selectors.activity_for_topics)(
+                new_topics, after_id=after, up_to_id=up_to, limit=REPLAY_LIMIT + 1
+            )
+        if after > up_to or after < pruned or len(rows) > REPLAY_LIMIT:
+            self.subscriber.cursor = max(self.subscriber.cursor, up_to)
+            self._control(
+                "resync_required",
+                {"topics": sorted(new_topics), "after": after, "last_id": up_to},
+            )
+            return
+        for entry in rows:
+            shown_before = entry.id <= self.subscriber.cursor and already & set(
+                topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id)
+            )
+            if not shown_before:
+                topic = self._topic_for(entry, new_topics)
+                self.subscriber.offer(events.durable_frame(entry, topic))
+        self.subscriber.cursor = max(self.subscriber.cursor, up_to)
+
+    @staticmethod
+    def _topic_for(entry, subscribed: set[str]) -> str:
+        matching = topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id)
+        return next(topic for topic in matching if topic in subscribed)
+
+    async def _unsubscribe(self, message: dict) -> None:
+        unwanted = self._topics(message)
+        if unwanted is None:
+            return
+        self.hub.remove(self.subscriber, unwanted & self.subscriber.topics)
+        self._control("unsubscribed", {"topics": sorted(self.subscriber.topics)})
+
+    async def _ping(self, message: dict) -> None:
+        self._control("pong", {})
+
+    def _control(self, event: str, data: dict) -> None:
+        self.subscriber.offer(events.envelope(event, data))
+
+    def _error(self, text: str) -> None:
+        self.subscriber.offer(events.envelope("error", {"message": text}))
+
+    async def _send_frame(self, frame: str) -> None:
+        await self.send(text_data=frame)
+
+    async def _too_slow(self) -> None:
+        logger.info("closing a websocket that fell %s frames behind", "too many")
+        await self.close(code=TOO_SLOW)

@@ -1,0 +1,184 @@
+"""The per-process fan-out: one channel-layer subscription, one read of the log, many sockets.
+
+Each server process runs one hub. It joins the layer group once, and on every wake-up reads
+the activity rows committed since its cursor, encodes each event once per topic and queues
+it to the local subscribers of that topic. Reading the log (rather than trusting the layer
+message) makes delivery gap-free and ordered even if the layer drops or reorders messages;
+a short poll covers the layer being down.
+"""
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import defaultdict
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from realtime import broadcast, events, selectors, topics
+from realtime.subscriber import Subscriber
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+BATCH_SIZE = 500
+REJOIN_SECONDS = 60.0
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.last_id = 0
+        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._wake = asyncio.Event()
+        self._channel: str | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._starting: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+        await self._starting
+
+    async def _start(self) -> None:
+        self.last_id = await database_sync_to_async(selectors.latest_activity_id)()
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="realtime-hub-listen"),
+            asyncio.create_task(self._tail(), name="realtime-hub-tail"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        layer = get_channel_layer()
+        if self._channel is not None:
+            try:
+                await layer.group_discard(broadcast.GROUP, self._channel)
+            except Exception as exc:
+                logger.info("could not leave the channel layer group: %s", exc)
+
+    def add(self, subscriber: Subscriber, new_topics: set[str]) -> None:
+        for topic in new_topics:
+            self._subscribers[topic].add(subscriber)
+        subscriber.topics |= new_topics
+
+    def remove(self, subscriber: Subscriber, old_topics: set[str] | None = None) -> None:
+        for topic in subscriber.topics if old_topics is None else old_topics:
+            members = self._subscribers.get(topic)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self._subscribers[topic]
+        subscriber.topics -= subscriber.topics if old_topics is None else old_topics
+
+    def connection_count(self) -> int:
+        return len({s for members in self._subscribers.values() for s in members})
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        """Receive wake-ups and ephemeral events; rejoin the group now and then, because a
+        restarted Redis forgets its groups."""
+        layer = get_channel_layer()
+        delay = 0.5
+        while True:
+            try:
+                if self._channel is None:
+                    self._channel = await layer.new_channel("realtime.hub.")
+                await layer.group_add(broadcast.GROUP, self._channel)
+                await self._receive_until_rejoin(layer)
+                delay = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("channel layer unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _receive_until_rejoin(self, layer) -> None:
+        loop = asyncio.get_running_loop()
+        rejoin_at = loop.time() + REJOIN_SECONDS
+        receiving = asyncio.ensure_future(layer.receive(self._channel))
+        try:
+            while True:
+                done, _ = await asyncio.wait({receiving}, timeout=rejoin_at - loop.time())
+                if not done:
+                    return
+                self._on_message(receiving.result())
+                receiving = asyncio.ensure_future(layer.receive(self._channel))
+        finally:
+            if not receiving.done():
+                receiving.cancel()
+
+    def _on_message(self, message: dict) -> None:
+        if message.get("type") == "realtime.activity":
+            self._wake.set()
+        elif message.get("type") == "realtime.ephemeral":
+            frame = events.envelope(
+                message["event"],
+                message["data"],
+                topic=message["topic"],
+                timestamp=message.get("timestamp"),
+            )
+            for subscriber in tuple(self._subscribers.get(message["topic"], ())):
+                subscriber.offer(frame)
+
+    async def _tail(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                rows = await database_sync_to_async(selectors.activity_after)(
+                    self.last_id, limit=BATCH_SIZE
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("could not read the activity log (%s); retrying", exc)
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            for entry in rows:
+                self.fan_out(entry)
+            if len(rows) == BATCH_SIZE:
+                self._wake.set()
+
+    def fan_out(self, entry) -> None:
+        """Queue one durable event to every local subscriber of its topics, once each.
+
+        Synchronous on purpose: the cursor moves with the fan-out, with no await between,
+        so a subscriber that notes `last_id` knows exactly which events it will still get.
+        """
+        self.last_id = max(self.last_id, entry.id)
+        seen: set[Subscriber] = set()
+        for topic in topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id):
+            members = self._subscribers.get(topic)
+            if not members:
+                continue
+            frame = None
+            for subscriber in members:
+                if subscriber in seen:
+                    continue
+                seen.add(subscriber)
+                frame = frame or events.durable_frame(entry, topic)
+                subscriber.offer_durable(entry.id, frame)
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """This process's hub (one per event loop, so each test loop gets its own)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+    return hub
+
+
+async def stop_hub() -> None:
+    hub = _hubs.pop(asyncio.get_running_loop(), None)
+    if hub is not None:
+        await hub.stop()

@@ -1,0 +1,199 @@
+"""Every change through the API or the admin leaves exactly one activity row, in its own
+transaction, and a failing activity log never fails the change."""
+
+import logging
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from activity.models import ActivityLog
+from episode_metadata import counters
+from episodes import services
+from episodes.models import Episode
+from realtime import broadcast
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def only_entry(**filters) -> ActivityLog:
+    entries = list(ActivityLog.objects.filter(**filters))
+    assert len(entries) == 1, entries
+    return entries[0]
+
+
+def create(api, **fields):
+    response = api.post("/api/v1/episodes/", {"title": "Pilot", **fields}, format="json")
+    assert response.status_code == 201, response.json()
+    return response
+
+
+def test_create_records_a_snapshot_with_actor_and_request(api, user):
+    response = create(api, season_number=1, episode_number=2)
+
+    entry = only_entry()
+    assert entry.action == "create"
+    assert entry.actor == user
+    assert entry.actor_label == "editor"
+    assert entry.source == "api"
+    assert entry.resource_type == "episode"
+    assert entry.resource_id == response.json()["id"]
+    assert str(entry.episode_id) == response.json()["id"]
+    assert entry.resource_repr == "Pilot"
+    assert entry.changes["title"] == "Pilot"
+    assert entry.changes["episode_number"] == 2
+    assert entry.request_id == response["X-Request-ID"]
+    assert entry.ip_address == "127.0.0.1"
+
+
+def test_update_records_only_changed_fields(api):
+    episode_id = create(api).json()["id"]
+
+    api.patch(f"/api/v1/episodes/{episode_id}/", {"title": "Pilot (final)", "status": "draft"})
+
+    entry = only_entry(action="update")
+    assert entry.changes == {"title": ["Pilot", "Pilot (final)"]}
+
+
+def test_an_update_changing_nothing_records_nothing(api):
+    episode_id = create(api).json()["id"]
+
+    api.patch(f"/api/v1/episodes/{episode_id}/", {"title": "Pilot"})
+
+    assert not ActivityLog.objects.filter(action="update").exists()
+
+
+def test_soft_delete_and_restore_are_their_own_actions(api, user):
+    episode_id = create(api).json()["id"]
+
+    api.delete(f"/api/v1/episodes/{episode_id}/")
+    api.post(f"/api/v1/episodes/{episode_id}/restore/")
+
+    deleted = only_entry(action="delete")
+    restored = only_entry(action="restore")
+    assert deleted.changes["deleted_at"][0] is None
+    assert deleted.changes["deleted_at"][1] is not None
+    assert restored.changes["deleted_at"][1] is None
+    assert deleted.actor == restored.actor == user
+
+
+def test_hard_delete_records_the_last_snapshot(staff_api):
+    episode_id = staff_api.post("/api/v1/episodes/", {"title": "Gone"}).json()["id"]
+
+    staff_api.delete(f"/api/v1/episodes/{episode_id}/?hard=true")
+
+    entry = only_entry(action="delete")
+    assert entry.changes["title"] == "Gone"
+    assert entry.resource_id == episode_id
+
+
+def test_caller_request_id_is_kept_and_echoed(api):
+    response = api.post("/api/v1/episodes/", {"title": "Traced"}, HTTP_X_REQUEST_ID="trace-42")
+
+    assert response["X-Request-ID"] == "trace-42"
+    assert only_entry().request_id == "trace-42"
+
+
+def test_a_malformed_request_id_is_replaced(api):
+    response = api.post("/api/v1/episodes/", {"title": "x"}, HTTP_X_REQUEST_ID="bad id\n" * 20)
+
+    assert response["X-Request-ID"] != "bad id\n" * 20
+    assert only_entry().request_id == response["X-Request-ID"]
+
+
+def test_failed_request_records_nothing(api):
+    api.post("/api/v1/episodes/", {"title": ""}, format="json")
+
+    assert not ActivityLog.objects.exists()
+
+
+def test_admin_changes_are_logged_with_admin_source(client, django_user_model):
+    boss = django_user_model.objects.create_superuser("boss", "b@example.com", PASSWORD)
+    client.login(username="boss", password=PASSWORD)
+    form = {"title": "From admin", "status": "draft", "categories": "[]", "description": ""}
+
+    client.post("/admin/episodes/episode/add/", form)
+    episode = Episode.objects.get(title="From admin")
+    client.post(f"/admin/episodes/episode/{episode.pk}/change/", {**form, "status": "approved"})
+    client.post(f"/admin/episodes/episode/{episode.pk}/delete/", {"post": "yes"})
+
+    entries = list(ActivityLog.objects.order_by("id"))
+    assert [e.action for e in entries] == ["create", "update", "delete"]
+    assert {e.source for e in entries} == {"admin"}
+    assert {e.actor for e in entries} == {boss}
+    assert entries[1].changes == {"status": ["draft", "approved"]}
+
+
+def test_rolled_back_change_leaves_no_row_and_no_event(user, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.create_episode(user=user, data={"title": "Never"})
+        raise RuntimeError("abort")
+
+    assert not ActivityLog.objects.exists()
+    assert not Episode.objects.exists()
+    assert callbacks == []
+
+
+def test_committed_change_is_announced_on_the_channel_layer(
+    user, django_capture_on_commit_callbacks
+):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(broadcast.GROUP, channel)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.create_episode(user=user, data={"title": "Announced"})
+
+        message = async_to_sync(layer.receive)(channel)
+    finally:
+        async_to_sync(layer.group_discard)(broadcast.GROUP, channel)
+
+    assert message == {"type": "realtime.activity", "id": ActivityLog.objects.get().id}
+
+
+def test_write_succeeds_when_the_activity_insert_fails(api, caplog):
+    before = counters.value(counters.ACTIVITY_WRITE_FAILURES)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE activity_activitylog RENAME TO activity_activitylog_away")
+    try:
+        with caplog.at_level(logging.ERROR):
+            response = api.post("/api/v1/episodes/", {"title": "Still saved"}, format="json")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE activity_activitylog_away RENAME TO activity_activitylog")
+
+    assert response.status_code == 201
+    assert Episode.objects.filter(title="Still saved").exists()
+    assert not ActivityLog.objects.exists()
+    assert counters.value(counters.ACTIVITY_WRITE_FAILURES) == before + 1
+    assert "activity log write failed for create episode" in caplog.text
+
+
+UNREACHABLE_REDIS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+    }
+}
+
+
+def test_write_succeeds_promptly_when_the_channel_layer_is_down(
+    api, settings, django_capture_on_commit_callbacks
+):
+    settings.CHANNEL_LAYERS = UNREACHABLE_REDIS
+    before = counters.value(counters.BROADCAST_FAILURES)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.post("/api/v1/episodes/", {"title": "One"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        second = api.post("/api/v1/episodes/", {"title": "Two"}, format="json")
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert ActivityLog.objects.count() == 2
+    assert counters.value(counters.BROADCAST_FAILURES) == before + 2
