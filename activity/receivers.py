@@ -7,7 +7,7 @@ from activity.tracking import tracker_for
 def remember_previous(sender, instance, raw=False, **kwargs) -> None:
     if raw or instance._state.adding:
         return
-    instance._activity_previous = services.snapshot_stored(tracker_for(sender), instance.pk)
+    instance._activity_previous = services.snapshot_before_save(tracker_for(sender), instance)
 
 
 def saved(sender, instance, created, raw=False, **kwargs) -> None:

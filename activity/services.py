@@ -1,14 +1,13 @@
 """Writing the activity log. Recording must never break the change being recorded."""
 
-import json
 import logging
 from functools import partial
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import models, transaction
 
-from activity import context
+from activity import context, inserts
 from activity.models import Action, ActivityLog
 from activity.signals import activity_committed
 from activity.tracking import Tracker
@@ -16,21 +15,36 @@ from episode_metadata import counters
 
 logger = logging.getLogger(__name__)
 
-# Any constant works; it names the lock that puts activity ids in commit order on PostgreSQL.
-_ID_ORDER_LOCK = 7_233_001
+
+_ENCODER = DjangoJSONEncoder()
+_JSON_NATIVE = (str, int, float, bool, type(None))
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    """What the value looks like once stored as JSON (dates as ISO strings, UUIDs as text)."""
+    if isinstance(value, _JSON_NATIVE):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    return _ENCODER.default(value)
+
+
+def _values(tracker: Tracker, get) -> dict[str, Any]:
+    return {f.name: _jsonable(get(f.attname)) for f in tracker.fields()}
 
 
 def snapshot(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
-    return _jsonable({f.name: getattr(instance, f.attname) for f in tracker.fields()})
+    return _values(tracker, instance.__dict__.get)
 
 
-def snapshot_stored(tracker: Tracker, pk: Any) -> dict[str, Any] | None:
-    """The row as the database holds it before this save, to diff against."""
-    stored = tracker.model._base_manager.filter(pk=pk).first()
+def snapshot_before_save(tracker: Tracker, instance: models.Model) -> dict[str, Any] | None:
+    """The row as it was before this save: as loaded, or else as the database holds it."""
+    loaded = getattr(instance, "_activity_loaded", None)
+    if loaded is not None and all(f.attname in loaded for f in tracker.fields()):
+        return _values(tracker, loaded.get)
+    stored = tracker.model._base_manager.filter(pk=instance.pk).first()
     return None if stored is None else snapshot(tracker, stored)
 
 
@@ -76,7 +90,13 @@ def record(
     changes: dict[str, Any],
     metadata: dict[str, Any] | None = None,
 ) -> ActivityLog | None:
-    """Write one activity row inside the caller's transaction; announce it once that commits."""
+    """Write one activity row inside the caller's transaction; announce it once that commits.
+
+    Activity ids must follow commit order, so that a reader tailing the log by id never
+    skips a transaction that committed late. SQLite's single writer guarantees it; on
+    PostgreSQL, which hands out sequence values before commit, the insert takes a
+    transaction-scoped advisory lock that serializes activity writers until they commit.
+    """
     acting = context.current()
     user = acting.get_user()
     entry = ActivityLog(
@@ -95,10 +115,7 @@ def record(
         source=acting.source,
     )
     try:
-        # A savepoint: if this insert fails, the caller's transaction is still usable.
-        with transaction.atomic():
-            _hold_id_order_lock()
-            entry.save()
+        inserts.insert(entry)
     except Exception:
         counters.increment(counters.ACTIVITY_WRITE_FAILURES)
         logger.exception(
@@ -113,15 +130,3 @@ def record(
         partial(activity_committed.send, sender=ActivityLog, entry=entry), robust=True
     )
     return entry
-
-
-def _hold_id_order_lock() -> None:
-    """Make id order equal commit order, so a reader tailing by id never skips a late commit.
-
-    PostgreSQL hands out sequence values before commit, so two writers could commit 11 before
-    10; holding this lock from id assignment to commit serializes them. SQLite's single writer
-    already guarantees it.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ID_ORDER_LOCK])

@@ -5,6 +5,7 @@
 in the owning app's `AppConfig.ready()` is all it takes: saves and deletes are then recorded.
 """
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -32,11 +33,31 @@ class Tracker:
 _trackers: dict[type[models.Model], Tracker] = {}
 
 
+def _remember_loaded_values(model: type[models.Model]) -> None:
+    """Keep each loaded row's values on the instance, to diff against when it is saved.
+
+    The same idea as Django's documented `from_db` customisation; it spares every update a
+    SELECT of the row it is about to overwrite.
+    """
+    load = model.from_db.__func__
+
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = load(cls, db, field_names, values, **kwargs)
+        instance._activity_loaded = {
+            name: copy.copy(value) if isinstance(value, list | dict) else value
+            for name, value in zip(field_names, values, strict=True)
+        }
+        return instance
+
+    model.from_db = classmethod(from_db)
+
+
 def track(model: type[models.Model], **options) -> Tracker:
     from activity import receivers
 
     tracker = Tracker(model=model, **options)
     _trackers[model] = tracker
+    _remember_loaded_values(model)
     uid = f"activity:{model._meta.label}"
     pre_save.connect(receivers.remember_previous, sender=model, dispatch_uid=uid)
     post_save.connect(receivers.saved, sender=model, dispatch_uid=uid)

@@ -1,65 +1,98 @@
-"""Publishing to every server process through the channel layer, from synchronous code.
+"""Publishing events from any thread of any process, without ever holding up the caller.
 
-Publishing is best effort by design: a durable event is only a wake-up call (the hubs read
-the activity log itself, so a lost message delays delivery by at most one poll), and an
-ephemeral one is disposable. So a failure is logged and counted, never raised, and a broken
-layer is left alone for a few seconds instead of slowing every request.
+Local hubs (this process) are woken directly. Other processes hear through the channel
+layer, sent from a background thread so that a slow or dead Redis costs a request nothing.
+Publishing is best effort by design: a durable event is only a wake-up call (hubs read the
+activity log itself, so a lost one delays delivery by at most one poll), and an ephemeral
+one is disposable. Failures are logged and counted, never raised.
 """
 
 import asyncio
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from episode_metadata import counters
+from realtime import hub
 
 logger = logging.getLogger(__name__)
 
-GROUP = "realtime.events"
-SEND_TIMEOUT_SECONDS = 0.5
+SEND_TIMEOUT_SECONDS = 1.0
 BACK_OFF_SECONDS = 5.0
+MAX_IN_FLIGHT = 10_000
 
 _broken_until = 0.0
 
 
 def announce_activity(entry_id: int) -> None:
-    _publish({"type": "realtime.activity", "id": entry_id})
+    hub.wake_local_hubs()
+    _publish_to_other_processes({"type": "realtime.activity", "id": entry_id})
 
 
 def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
-    _publish(
-        {
-            "type": "realtime.ephemeral",
-            "topic": topic,
-            "event": event,
-            "data": data,
-            "timestamp": datetime.now(UTC).isoformat(),
-        }
-    )
+    message = {
+        "type": "realtime.ephemeral",
+        "topic": topic,
+        "event": event,
+        "data": data,
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+    hub.deliver_to_local_hubs(message)
+    _publish_to_other_processes(message)
 
 
-async def _send(message: dict[str, Any]) -> None:
-    await asyncio.wait_for(get_channel_layer().group_send(GROUP, message), SEND_TIMEOUT_SECONDS)
+class _Publisher:
+    """An event loop on a daemon thread, started on first use, that talks to the layer."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    def submit(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            if self._in_flight >= MAX_IN_FLIGHT:
+                counters.increment(counters.BROADCAST_FAILURES)
+                return
+            self._in_flight += 1
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._loop.run_forever, name="realtime-publisher", daemon=True
+                ).start()
+        asyncio.run_coroutine_threadsafe(self._send(message), self._loop)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        global _broken_until
+        try:
+            layer = get_channel_layer()
+            await asyncio.wait_for(layer.group_send(hub.GROUP, message), SEND_TIMEOUT_SECONDS)
+        except Exception as exc:
+            _broken_until = time.monotonic() + BACK_OFF_SECONDS
+            counters.increment(counters.BROADCAST_FAILURES)
+            logger.warning(
+                "channel layer publish failed (%s: %s); pausing publishes for %.0f s, "
+                "other processes catch up from the activity log",
+                exc.__class__.__name__,
+                exc,
+                BACK_OFF_SECONDS,
+            )
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
 
-def _publish(message: dict[str, Any]) -> None:
-    global _broken_until
+_publisher = _Publisher()
+
+
+def _publish_to_other_processes(message: dict[str, Any]) -> None:
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return  # one process only: the local hubs have it already
     if time.monotonic() < _broken_until:
         counters.increment(counters.BROADCAST_FAILURES)
         return
-    try:
-        async_to_sync(_send)(message)
-    except Exception as exc:
-        _broken_until = time.monotonic() + BACK_OFF_SECONDS
-        counters.increment(counters.BROADCAST_FAILURES)
-        logger.warning(
-            "channel layer publish failed (%s: %s); pausing publishes for %.0f s, "
-            "clients catch up from the activity log",
-            exc.__class__.__name__,
-            exc,
-            BACK_OFF_SECONDS,
-        )
+    _publisher.submit({**message, "origin": hub.PROCESS_ID})

@@ -10,17 +10,21 @@ a short poll covers the layer being down.
 import asyncio
 import contextlib
 import logging
+import uuid
 import weakref
 from collections import defaultdict
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from realtime import broadcast, events, selectors, topics
+from realtime import events, selectors, topics
 from realtime.subscriber import Subscriber
 
 logger = logging.getLogger(__name__)
 
+GROUP = "realtime.events"
+# Tells this process's own messages apart when the layer echoes them back.
+PROCESS_ID = uuid.uuid4().hex
 POLL_SECONDS = 2.0
 BATCH_SIZE = 500
 REJOIN_SECONDS = 60.0
@@ -54,7 +58,7 @@ class Hub:
         layer = get_channel_layer()
         if self._channel is not None:
             try:
-                await layer.group_discard(broadcast.GROUP, self._channel)
+                await layer.group_discard(GROUP, self._channel)
             except Exception as exc:
                 logger.info("could not leave the channel layer group: %s", exc)
 
@@ -87,7 +91,7 @@ class Hub:
             try:
                 if self._channel is None:
                     self._channel = await layer.new_channel("realtime.hub.")
-                await layer.group_add(broadcast.GROUP, self._channel)
+                await layer.group_add(GROUP, self._channel)
                 await self._receive_until_rejoin(layer)
                 delay = 0.5
             except asyncio.CancelledError:
@@ -106,13 +110,15 @@ class Hub:
                 done, _ = await asyncio.wait({receiving}, timeout=rejoin_at - loop.time())
                 if not done:
                     return
-                self._on_message(receiving.result())
+                self.on_message(receiving.result())
                 receiving = asyncio.ensure_future(layer.receive(self._channel))
         finally:
             if not receiving.done():
                 receiving.cancel()
 
-    def _on_message(self, message: dict) -> None:
+    def on_message(self, message: dict) -> None:
+        if message.get("origin") == PROCESS_ID:
+            return  # delivered locally already
         if message.get("type") == "realtime.activity":
             self._wake.set()
         elif message.get("type") == "realtime.ephemeral":
@@ -182,3 +188,16 @@ async def stop_hub() -> None:
     hub = _hubs.pop(asyncio.get_running_loop(), None)
     if hub is not None:
         await hub.stop()
+
+
+def wake_local_hubs() -> None:
+    """Tell every hub of this process that new activity committed (from any thread)."""
+    for loop, hub in list(_hubs.items()):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(hub.wake)
+
+
+def deliver_to_local_hubs(message: dict) -> None:
+    for loop, hub in list(_hubs.items()):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(hub.on_message, message)
