@@ -38,6 +38,7 @@ class ActivityLog(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # activity_actor_idx (actor, id) serves every lookup by actor
     )
     actor_label = models.CharField(max_length=150, blank=True, default="")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -66,6 +67,7 @@ class ActivityLog(models.Model):
             models.Index(
                 fields=["resource_type", "resource_id", "id"], name="activity_resource_idx"
             ),
+            models.Index(fields=["resource_id", "id"], name="activity_resource_id_idx"),
             models.Index(fields=["episode_id", "id"], name="activity_episode_idx"),
             models.Index(fields=["actor", "id"], name="activity_actor_idx"),
             models.Index(fields=["action", "id"], name="activity_action_idx"),

@@ -10,7 +10,7 @@ from django.db import models, transaction
 from activity import context, inserts
 from activity.models import Action, ActivityLog
 from activity.signals import activity_committed
-from activity.tracking import Tracker
+from activity.tracking import Tracker, remember_values
 from episode_metadata import counters
 
 logger = logging.getLogger(__name__)
@@ -31,19 +31,20 @@ def _jsonable(value: Any) -> Any:
     return _ENCODER.default(value)
 
 
-def _values(tracker: Tracker, get) -> dict[str, Any]:
-    return {f.name: _jsonable(get(f.attname)) for f in tracker.fields()}
+def _values(tracker: Tracker, source: dict[str, Any]) -> dict[str, Any]:
+    """Field values by name; fields that were never loaded (deferred) are left out."""
+    return {f.name: _jsonable(source[f.attname]) for f in tracker.fields() if f.attname in source}
 
 
 def snapshot(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
-    return _values(tracker, instance.__dict__.get)
+    return _values(tracker, instance.__dict__)
 
 
 def snapshot_before_save(tracker: Tracker, instance: models.Model) -> dict[str, Any] | None:
     """The row as it was before this save: as loaded, or else as the database holds it."""
     loaded = getattr(instance, "_activity_loaded", None)
-    if loaded is not None and all(f.attname in loaded for f in tracker.fields()):
-        return _values(tracker, loaded.get)
+    if loaded is not None:
+        return _values(tracker, loaded)
     stored = tracker.model._base_manager.filter(pk=instance.pk).first()
     return None if stored is None else snapshot(tracker, stored)
 
@@ -66,12 +67,17 @@ def record_save(
     tracker: Tracker, instance: models.Model, *, previous: dict[str, Any] | None
 ) -> ActivityLog | None:
     current = snapshot(tracker, instance)
+    # What was just saved is the 'before' of this instance's next save.
+    loaded = instance.__dict__
+    remember_values(
+        instance, {f.attname: loaded[f.attname] for f in tracker.fields() if f.attname in loaded}
+    )
     if previous is None:
         return record(tracker, instance, action=Action.CREATE, changes=current)
     changes = {
-        name: [previous.get(name), value]
+        name: [previous[name], value]
         for name, value in current.items()
-        if previous.get(name) != value
+        if name in previous and previous[name] != value
     }
     if not changes:
         return None

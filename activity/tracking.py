@@ -43,13 +43,18 @@ def _remember_loaded_values(model: type[models.Model]) -> None:
 
     def from_db(cls, db, field_names, values, **kwargs):
         instance = load(cls, db, field_names, values, **kwargs)
-        instance._activity_loaded = {
-            name: copy.copy(value) if isinstance(value, list | dict) else value
-            for name, value in zip(field_names, values, strict=True)
-        }
+        remember_values(instance, dict(zip(field_names, values, strict=True)))
         return instance
 
     model.from_db = classmethod(from_db)
+
+
+def remember_values(instance: models.Model, values: dict) -> None:
+    """Note what the row now holds, as the 'before' of the instance's next save."""
+    instance._activity_loaded = {
+        name: copy.deepcopy(value) if isinstance(value, list | dict) else value
+        for name, value in values.items()
+    }
 
 
 def track(model: type[models.Model], **options) -> Tracker:

@@ -8,6 +8,7 @@ from episode_metadata import errors, health
 api_v1 = [
     path("auth/", include("episode_metadata.auth.urls")),
     path("", include("episodes.urls")),
+    path("", include("activity.urls")),
 ]
 
 urlpatterns = [

@@ -9,6 +9,11 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from activity import selectors as activity_selectors
+from activity.filters import ActivityFilter
+from activity.models import ActivityLog
+from activity.serializers import ActivityLogSerializer
+from activity.views import ActivityCursorPagination
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -19,6 +24,7 @@ INCLUDE_DELETED = OpenApiParameter(
     OpenApiTypes.BOOL,
     description="Staff only: also show soft-deleted episodes.",
 )
+EPISODE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 HARD = OpenApiParameter(
     "hard", OpenApiTypes.BOOL, description="Staff only: delete for good instead of soft delete."
 )
@@ -92,3 +98,21 @@ class EpisodeViewSet(viewsets.ModelViewSet):
     def restore(self, request: Request, pk: str | None = None) -> Response:
         episode = services.restore_episode(self.get_object(), user=request.user)
         return Response(self.get_serializer(episode).data, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        parameters=[EPISODE_ID, INCLUDE_DELETED],
+        responses={200: ActivityLogSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        # The schema reads the listed model from `queryset`; requests still find the episode.
+        queryset=ActivityLog.objects.none(),
+        serializer_class=ActivityLogSerializer,
+        filterset_class=ActivityFilter,
+        pagination_class=ActivityCursorPagination,
+    )
+    def activity(self, request: Request, pk: str | None = None) -> Response:
+        episode = self.get_object()
+        entries = self.filter_queryset(activity_selectors.episode_activity(episode_id=episode.pk))
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -204,3 +204,35 @@ def test_write_succeeds_promptly_when_the_channel_layer_is_down(
     while counters.value(counters.BROADCAST_FAILURES) < before + 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert counters.value(counters.BROADCAST_FAILURES) == before + 2
+
+
+def test_saving_one_instance_twice_records_each_change_once(user):
+    created = services.create_episode(user=user, data={"title": "Twice"})
+    episode = Episode.objects.get(pk=created.pk)
+
+    services.update_episode(episode, user=user, data={"title": "Twice 2"})
+    services.update_episode(episode, user=user, data={"status": "pending"})
+
+    updates = [e.changes for e in ActivityLog.objects.filter(action="update").order_by("id")]
+    assert updates == [{"title": ["Twice", "Twice 2"]}, {"status": ["draft", "pending"]}]
+
+
+def test_a_partly_loaded_instance_diffs_only_what_it_loaded(user):
+    created = services.create_episode(user=user, data={"title": "Partial", "description": "kept"})
+    episode = Episode.objects.only("id", "title").get(pk=created.pk)
+
+    episode.title = "Partial 2"
+    episode.save(update_fields=["title"])
+
+    assert only_entry(action="update").changes == {"title": ["Partial", "Partial 2"]}
+    assert Episode.objects.get(pk=created.pk).description == "kept"
+
+
+def test_in_place_changes_to_json_lists_are_seen(user):
+    created = services.create_episode(user=user, data={"title": "Tags", "categories": ["a"]})
+    episode = Episode.objects.get(pk=created.pk)
+
+    episode.categories.append("b")
+    episode.save()
+
+    assert only_entry(action="update").changes == {"categories": [["a"], ["a", "b"]]}

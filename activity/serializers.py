@@ -1,0 +1,44 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from activity.models import ActivityLog
+
+
+class ActorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username"]
+        read_only_fields = fields
+
+
+class ActivityLogSerializer(serializers.ModelSerializer):
+    # Null for changes nobody made in person: jobs and system maintenance.
+    actor = ActorSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ActivityLog
+        fields = [
+            "id",
+            "timestamp",
+            "actor",
+            "actor_label",
+            "action",
+            "resource_type",
+            "resource_id",
+            "resource_repr",
+            "episode_id",
+            "changes",
+            "metadata",
+            "request_id",
+            "ip_address",
+            "user_agent",
+            "source",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "changes": {
+                "help_text": "An update's `{field: [before, after]}`; a create's or delete's "
+                "`{field: value}` of the whole record."
+            },
+            "metadata": {"help_text": "`summary`: the resource's key fields at the time."},
+        }

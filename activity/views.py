@@ -1,0 +1,42 @@
+from rest_framework import pagination, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404
+
+from activity import selectors
+from activity.filters import ActivityFilter
+from activity.models import ActivityLog
+from activity.serializers import ActivityLogSerializer
+from episode_metadata.pagination import PageNumberPagination
+
+
+class ActivityCursorPagination(pagination.CursorPagination):
+    """Newest first by id. A cursor, not page numbers: rows keep arriving while a reader pages,
+    and an offset would shift under them; counting a log this size would be slow besides.
+    """
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    # The same rules as the numbered pages elsewhere: a nonsense page size is a 400.
+    get_page_size = PageNumberPagination.get_page_size
+
+
+class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
+    """The activity log, readable by every signed-in user: the team shares one history."""
+
+    serializer_class = ActivityLogSerializer
+    filterset_class = ActivityFilter
+    pagination_class = ActivityCursorPagination
+
+    def get_queryset(self):
+        return selectors.activity_list()
+
+    def get_object(self) -> ActivityLog:
+        raw_id = self.kwargs[self.lookup_field]
+        if not (raw_id.isascii() and raw_id.isdigit()):
+            raise ValidationError({"id": [f"'{raw_id}' is not a valid activity id."]})
+        entry = get_object_or_404(self.get_queryset(), pk=int(raw_id))
+        self.check_object_permissions(self.request, entry)
+        return entry
