@@ -14,13 +14,14 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: help run test lint format migrate clean
+.PHONY: help run test lint format migrate clean bench
 
 help:
 	@echo "make run     set up, migrate and start the service on http://$(HOST):$(PORT)"
 	@echo "make test    set up and run the whole test suite"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
+	@echo "make bench   benchmarks (writes, fan-out latency, connections), figures printed"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (none found on PATH)." >&2; exit 1; }
@@ -39,12 +40,16 @@ run: migrate
 	$(MANAGE) ensure_admin
 	@echo "Serving on http://$(HOST):$(PORT)/ (API docs: /api/docs/, admin: /admin/). Ctrl-C stops."
 	exec $(BIN)/uvicorn episode_metadata.asgi:application --host $(HOST) --port $(PORT) \
-		--no-access-log --lifespan off
+		--no-access-log --lifespan off --ws-per-message-deflate false
 
 # Tests outside the embedded default need a SECRET_KEY; a throwaway one per run is right there.
 test: $(STAMP)
 	SECRET_KEY="$${SECRET_KEY:-$$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')}" \
 		$(BIN)/pytest $(ARGS)
+
+# Against the local PostgreSQL and Redis too (DATABASE_URL / REDIS_URL name others).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,9 +13,11 @@ import logging
 import uuid
 import weakref
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connections
 
 from realtime import events, selectors, topics
 from realtime.subscriber import Subscriber
@@ -38,6 +40,12 @@ class Hub:
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._starting: asyncio.Task | None = None
+        # Reading the log on a thread of its own keeps it off the thread that serves
+        # requests, and leaves exactly one database connection to close when stopping.
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime-hub")
+        self._read_after = DatabaseSyncToAsync(
+            selectors.activity_after, thread_sensitive=False, executor=self._reader
+        )
 
     async def start(self) -> None:
         if self._starting is None:
@@ -61,6 +69,10 @@ class Hub:
                 await layer.group_discard(GROUP, self._channel)
             except Exception as exc:
                 logger.info("could not leave the channel layer group: %s", exc)
+        await DatabaseSyncToAsync(
+            connections.close_all, thread_sensitive=False, executor=self._reader
+        )()
+        self._reader.shutdown(wait=False)
 
     def add(self, subscriber: Subscriber, new_topics: set[str]) -> None:
         for topic in new_topics:
@@ -137,9 +149,9 @@ class Hub:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                rows = await database_sync_to_async(selectors.activity_after)(
-                    self.last_id, limit=BATCH_SIZE
-                )
+                rows = await database_sync_to_async(
+                    selectors.activity_after, thread_sensitive=False
+                )(self.last_id, limit=BATCH_SIZE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

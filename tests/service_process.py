@@ -61,12 +61,37 @@ def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 
     raise TimeoutError(f"nothing listening on port {port}")
 
 
-class Server:
-    """One uvicorn process serving the project's ASGI application."""
+def uvicorn(app: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--ws-per-message-deflate",
+        "false",
+    ]
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+
+class Server:
+    """One server process serving an ASGI application (the project's, under uvicorn, unless
+    told otherwise)."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int | None = None,
+        command=uvicorn,
+        app: str = "episode_metadata.asgi:application",
+    ) -> None:
         self.env = env
         self.port = port or free_port()
+        self.command = command
+        self.app = app
         self.process: subprocess.Popen | None = None
 
     @property
@@ -79,17 +104,7 @@ class Server:
 
     def start(self) -> "Server":
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "episode_metadata.asgi:application",
-                "--port",
-                str(self.port),
-                "--lifespan",
-                "off",
-                "--no-access-log",
-            ],
+            self.command(self.app, self.port),
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

@@ -1,12 +1,14 @@
 """Every change through the API or the admin leaves exactly one activity row, in its own
 transaction, and a failing activity log never fails the change."""
 
+import asyncio
 import logging
 import os
 import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
@@ -143,17 +145,22 @@ def test_rolled_back_change_leaves_no_row_and_no_event(user, django_capture_on_c
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
-def test_committed_change_is_announced_to_other_processes(user, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_committed_change_is_announced_to_other_processes(user):
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(hub.GROUP, channel)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.create_episode(user=user, data={"title": "Announced"})
 
-        message = async_to_sync(layer.receive)(channel)
-    finally:
-        async_to_sync(layer.group_discard)(hub.GROUP, channel)
+    async def listen_while_writing():
+        channel = await layer.new_channel()
+        await layer.group_add(hub.GROUP, channel)
+        try:
+            await database_sync_to_async(services.create_episode)(
+                user=user, data={"title": "Announced"}
+            )
+            return await asyncio.wait_for(layer.receive(channel), 5)
+        finally:
+            await layer.group_discard(hub.GROUP, channel)
+
+    message = async_to_sync(listen_while_writing)()
 
     assert message["type"] == "realtime.activity"
     assert message["id"] == ActivityLog.objects.get().id
@@ -180,7 +187,7 @@ def test_write_succeeds_when_the_activity_insert_fails(api, caplog):
 
 UNREACHABLE_REDIS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
     }
 }

@@ -5,7 +5,7 @@ import os
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.cache import cache
 
 pytestmark = [
@@ -15,7 +15,7 @@ pytestmark = [
 
 
 def test_configured_layer_is_redis():
-    assert isinstance(get_channel_layer(), RedisChannelLayer)
+    assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
 def test_group_messages_reach_every_member():
@@ -39,7 +39,7 @@ def test_group_messages_reach_every_member():
 
 def test_a_second_layer_instance_sees_the_same_groups():
     """Two server processes hold separate layer objects; Redis must join them."""
-    sender = RedisChannelLayer(hosts=[os.environ["REDIS_URL"]])
+    sender = RedisPubSubChannelLayer(hosts=[os.environ["REDIS_URL"]])
     receiver = get_channel_layer()
 
     async def exchange():

@@ -121,7 +121,7 @@ def test_postgres_url_uses_a_connection_pool(tmp_path):
 def test_redis_url_selects_channels_redis(tmp_path):
     config = load(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
 
-    assert config["layer"] == "RedisChannelLayer"
+    assert config["layer"] == "RedisPubSubChannelLayer"
     assert config["cache"] == "django.core.cache.backends.redis.RedisCache"
 
 

@@ -1,0 +1,56 @@
+"""One configuration's benchmarks, run in its own process with that configuration's
+environment (Django settings are fixed per process)."""
+
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "episode_metadata.settings")
+
+import django
+
+django.setup()
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from knox.models import AuthToken
+
+from bench import fanout, servers, writes
+from tests.service_process import Server
+
+FAN_OUT_CLIENTS = (100, 1000, 5000)
+IDLE_CONNECTIONS = 10_000
+
+
+def say(line: str) -> None:
+    print(f"  {line}", flush=True)
+
+
+def main(compare_servers: bool) -> None:
+    call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    _, token = AuthToken.objects.create(user=user)
+    env = dict(os.environ)
+    for line in writes.in_process(token) + writes.over_http(env, token):
+        say(line)
+    server = Server(env).start()
+    try:
+        for clients in FAN_OUT_CLIENTS:
+            say(fanout.latency(server, token, clients))
+    finally:
+        server.stop()
+    server = Server(env).start()
+    try:
+        say(fanout.idle_connections(server, token, IDLE_CONNECTIONS))
+    finally:
+        server.stop()
+    if compare_servers:
+        for name, command in servers.COMMANDS.items():
+            server = Server(env, command=command).start()
+            try:
+                say(f"{name:>8}: {fanout.latency(server, token, 1000)}")
+            finally:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main(compare_servers="--compare-servers" in sys.argv)
