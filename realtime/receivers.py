@@ -2,4 +2,4 @@ from realtime import broadcast
 
 
 def activity_committed(sender, entry, **kwargs) -> None:
-    broadcast.announce_activity(entry.id)
+    broadcast.announce_activity()
