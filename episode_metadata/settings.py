@@ -100,6 +100,9 @@ def _database() -> dict:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Tests use a file too: an in-memory database shares one cache between threads
+            # and locks whole tables, unlike the WAL file the service runs on.
+            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         }
     config = dj_database_url.parse(DATABASE_URL)
     if config["ENGINE"] == "django.db.backends.postgresql":
