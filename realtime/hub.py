@@ -40,15 +40,20 @@ class Hub:
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._starting: asyncio.Task | None = None
-        # Reading the log on a thread of its own keeps it off the thread that serves
-        # requests, and leaves exactly one database connection to close when stopping.
+        # Reading the log on a thread of its own keeps it off the thread serving requests.
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime-hub")
         self._read_after = DatabaseSyncToAsync(
             selectors.activity_after, thread_sensitive=False, executor=self._reader
         )
 
     async def start(self) -> None:
-        if self._starting is None:
+        """Start once for all connections; after a failed start (database down), retry."""
+        failed = (
+            self._starting is not None
+            and self._starting.done()
+            and (self._starting.cancelled() or self._starting.exception() is not None)
+        )
+        if self._starting is None or failed:
             self._starting = asyncio.create_task(self._start())
         await self._starting
 

@@ -1,7 +1,13 @@
 """What only PostgreSQL has. Runs when DATABASE_URL points at PostgreSQL."""
 
+import threading
+import time
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+
+from activity.models import ActivityLog
+from episodes import services
 
 pytestmark = [
     pytest.mark.django_db,
@@ -22,3 +28,44 @@ def test_category_filter_has_a_gin_index():
 
 def test_connections_come_from_a_pool():
     assert connection.pool is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_activity_ids_follow_commit_order(user):
+    """A reader tailing the log by id must never find id N+1 committed while N is still
+    pending: a writer that takes its id later also commits later."""
+    first_recorded, release_first = threading.Event(), threading.Event()
+    commits = []
+
+    def first_writer():
+        try:
+            with transaction.atomic():
+                services.create_episode(user=user, data={"title": "First"})
+                first_recorded.set()
+                release_first.wait(10)
+            commits.append("First")
+        finally:
+            connection.close()
+
+    def second_writer():
+        try:
+            first_recorded.wait(10)
+            services.create_episode(user=user, data={"title": "Second"})
+            commits.append("Second")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first_writer), threading.Thread(target=second_writer)]
+    for thread in threads:
+        thread.start()
+    first_recorded.wait(10)
+    time.sleep(0.5)
+    blocked_while_first_open = commits == []
+    release_first.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert blocked_while_first_open
+    assert commits == ["First", "Second"]
+    by_id = [entry.resource_repr for entry in ActivityLog.objects.order_by("id")]
+    assert by_id == ["First", "Second"]
