@@ -1,19 +1,12 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from activity.models import ActivityLog
-
-
-class ActorSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = get_user_model()
-        fields = ["id", "username"]
-        read_only_fields = fields
+from episode_metadata.auth.serializers import UserSummarySerializer
 
 
 class ActivityLogSerializer(serializers.ModelSerializer):
     # Null for changes nobody made in person: jobs and system maintenance.
-    actor = ActorSerializer(read_only=True, allow_null=True)
+    actor = UserSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = ActivityLog

@@ -1,14 +1,7 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from episode_metadata.auth.serializers import UserSummarySerializer
 from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode
-
-
-class UserSummarySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = get_user_model()
-        fields = ["id", "username"]
-        read_only_fields = fields
 
 
 class EpisodeSerializer(serializers.ModelSerializer):
