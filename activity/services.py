@@ -28,7 +28,10 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(item) for item in value]
     if isinstance(value, dict):
         return {str(key): _jsonable(item) for key, item in value.items()}
-    return _ENCODER.default(value)
+    try:
+        return _ENCODER.default(value)
+    except TypeError:
+        return str(value)  # a type JSON cannot hold (a stored file, say): its text is its record
 
 
 def _values(tracker: Tracker, source: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ so drift in the machine's speed hits both alike.
 """
 
 import http.client
+import json
 import statistics
 import threading
 import time
@@ -32,7 +33,9 @@ def _create_then_update(call, n: int) -> None:
 
 def _in_process_round(client: Client) -> float:
     def call(method: str, path: str, body: dict) -> dict:
-        response = client.generic(method, path, data=_json(body), content_type="application/json")
+        response = client.generic(
+            method, path, data=json.dumps(body), content_type="application/json"
+        )
         if response.status_code >= 300:
             raise RuntimeError(response.content)
         return response.json()
@@ -40,12 +43,6 @@ def _in_process_round(client: Client) -> float:
     started = time.perf_counter()
     _create_then_update(call, WRITES_PER_ROUND // 2)
     return WRITES_PER_ROUND / (time.perf_counter() - started)
-
-
-def _json(body: dict) -> str:
-    import json
-
-    return json.dumps(body)
 
 
 def in_process(token: str) -> list[str]:
