@@ -57,6 +57,9 @@ def _summary(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
 
 
 def _action_for_update(tracker: Tracker, changes: dict[str, list]) -> str:
+    named = tracker.action_for(changes)
+    if named is not None:
+        return named
     if tracker.soft_delete_field in changes:
         before, after = changes[tracker.soft_delete_field]
         if before is None and after is not None:
@@ -99,6 +102,28 @@ def record(
     changes: dict[str, Any],
     metadata: dict[str, Any] | None = None,
 ) -> ActivityLog | None:
+    """Write one activity row for a tracked instance (see `record_event`)."""
+    return record_event(
+        resource_type=tracker.resource_type,
+        resource_id=str(instance.pk),
+        resource_repr=str(instance),
+        action=action,
+        episode_id=tracker.episode(instance),
+        changes=changes,
+        metadata={"summary": _summary(tracker, instance), **(metadata or {})},
+    )
+
+
+def record_event(
+    *,
+    resource_type: str,
+    resource_id: str,
+    action: str,
+    resource_repr: str = "",
+    episode_id: Any = None,
+    changes: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> ActivityLog | None:
     """Write one activity row inside the caller's transaction; announce it once that commits.
 
     Activity ids must follow commit order, so that a reader tailing the log by id never
@@ -112,12 +137,12 @@ def record(
         actor=user,
         actor_label=acting.actor_label or (user.get_username() if user else ""),
         action=action,
-        resource_type=tracker.resource_type,
-        resource_id=str(instance.pk),
-        resource_repr=str(instance)[:255],
-        episode_id=tracker.episode(instance),
-        changes=changes,
-        metadata={"summary": _summary(tracker, instance), **(metadata or {})},
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_repr=resource_repr[:255],
+        episode_id=episode_id,
+        changes=changes or {},
+        metadata=metadata or {},
         request_id=acting.request_id,
         ip_address=acting.ip_address,
         user_agent=acting.user_agent,
@@ -130,8 +155,8 @@ def record(
         logger.exception(
             "activity log write failed for %s %s %s (request %s); the change itself is kept",
             action,
-            tracker.resource_type,
-            instance.pk,
+            resource_type,
+            resource_id,
             acting.request_id or "-",
         )
         return None

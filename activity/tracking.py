@@ -25,6 +25,9 @@ class Tracker:
     soft_delete_field: str | None = None
     # The fields a live event carries to describe the resource.
     summary_fields: tuple[str, ...] = ()
+    # Names the action an update stands for (a job moving to `completed` is `complete`);
+    # None falls back to update, or to delete/restore through `soft_delete_field`.
+    action_for: Callable[[dict[str, list]], str | None] = lambda changes: None
 
     def fields(self) -> list[models.Field]:
         return [f for f in self.model._meta.concrete_fields if f.name not in self.exclude]

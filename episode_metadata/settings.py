@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from episode_metadata import secret_key
-from episode_metadata.env import env_bool, env_int, env_list, env_str
+from episode_metadata.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
@@ -220,3 +220,10 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# Jobs: Django tasks stored as `jobs.Job` rows and run by `manage.py run_jobs` (or `serve`).
+TASKS = {"default": {"BACKEND": "jobs.backend.DatabaseBackend", "QUEUES": []}}
+# A running job whose worker has not renewed its lease for this long is taken back.
+JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 30.0)
+# How often idle workers look for due jobs that no wake-up announced.
+JOBS_POLL_SECONDS = env_float("JOBS_POLL_SECONDS", 1.0)

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Processing jobs"
+
+    def ready(self) -> None:
+        from jobs.tracking import track_jobs
+
+        track_jobs()
+        # Job types register themselves when each app's `tasks` module is imported.
+        autodiscover_modules("tasks")

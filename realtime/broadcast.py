@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,15 +27,29 @@ BACK_OFF_SECONDS = 5.0
 MAX_IN_FLIGHT = 10_000
 
 _broken_until = 0.0
+# Set in processes that hand their events to a parent to publish (job worker children).
+_forward: Callable[[str, dict[str, Any] | None], None] | None = None
+
+
+def forward_to(sender: Callable[[str, dict[str, Any] | None], None] | None) -> None:
+    """Send this process's events through `sender` instead of publishing them here."""
+    global _forward
+    _forward = sender
 
 
 def announce_activity() -> None:
+    if _forward is not None:
+        _forward("activity", None)
+        return
     hub.wake_local_hubs()
     if _reaches_other_processes():
         _publisher.announce()
 
 
 def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
+    if _forward is not None:
+        _forward("ephemeral", {"topic": topic, "event": event, "data": data})
+        return
     message = {
         "type": "realtime.ephemeral",
         "topic": topic,

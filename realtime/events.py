@@ -7,6 +7,7 @@ from typing import Any
 from activity.models import ActivityLog
 
 PAST_TENSE = {
+    "start": "started",
     "create": "created",
     "update": "updated",
     "delete": "deleted",
@@ -14,6 +15,9 @@ PAST_TENSE = {
     "complete": "completed",
     "fail": "failed",
     "cancel": "cancelled",
+    # A failed or cancelled job put back by hand is `job_retried`; the automatic retry of
+    # a failed attempt keeps the bare `job_retry`.
+    "requeue": "retried",
     "upload": "uploaded",
     "download": "downloaded",
     "approve": "approved",

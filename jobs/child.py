@@ -1,0 +1,79 @@
+"""One worker slot: a process that claims jobs and runs them, one at a time.
+
+Spawned and watched by `jobs.supervisor`, to which it talks over a pipe: it reports what it
+runs (so the supervisor can enforce a hard timeout and hand back its job on shutdown) and
+forwards its live events, which the supervisor publishes. It never outlives the supervisor.
+"""
+
+import contextlib
+import os
+import signal
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+class _Pipe:
+    """The pipe to the supervisor, shared by the job's thread and its heartbeat thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, *message: Any) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
+def main(conn: Connection, worker_id: str, queues: list[str], poll_seconds: float) -> None:
+    """Entry point of the child process (spawned: it sets Django up itself)."""
+    import django
+
+    django.setup()
+    # Ctrl-C reaches the whole process group; stopping is the supervisor's call.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _exit_with_parent()
+    pipe = _Pipe(conn)
+
+    from realtime import broadcast
+
+    broadcast.forward_to(lambda kind, message: pipe.send("event", kind, message))
+    with contextlib.suppress(EOFError, BrokenPipeError):  # the supervisor is gone
+        _loop(conn, pipe, worker_id, queues, poll_seconds)
+
+
+def _loop(
+    conn: Connection, pipe: _Pipe, worker_id: str, queues: list[str], poll_seconds: float
+) -> None:
+    from activity import context
+    from activity.models import Source
+    from jobs import execution, services
+
+    claiming = context.ActivityContext(source=Source.JOB, actor_label=f"worker {worker_id}")
+    while True:
+        with context.acting(claiming):
+            job = services.claim(worker_id=worker_id, queues=queues)
+        if job is not None:
+            pipe.send("busy", str(job.pk), job.attempts, job.timeout_seconds)
+            status = execution.run_claimed(job)
+            pipe.send("idle", str(job.pk), status)
+        # Drain control messages; with no job, wait for a wake-up or the next poll.
+        while conn.poll(0 if job is not None else poll_seconds):
+            if conn.recv() == "stop":
+                return
+            if job is None:
+                break
+
+
+def _exit_with_parent() -> None:
+    """A SIGKILLed supervisor cannot stop its children; they notice and go too. The lease
+    of a job they were running then expires and another worker recovers it."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

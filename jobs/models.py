@@ -1,0 +1,127 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+MAX_ATTEMPTS_LIMIT = 20
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    RETRY_SCHEDULED = "retry_scheduled"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# A worker may claim a job in these states once its `run_after` has come.
+WAITING = (JobStatus.PENDING, JobStatus.RETRY_SCHEDULED)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    """One run of a registered handler, from enqueue to its last attempt. The queue itself."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job_type = models.CharField(max_length=64)
+    queue_name = models.CharField(max_length=64, default="default")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    payload = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=4)
+    # One entry per failed attempt: {"at", "attempt", "type", "message", "traceback"}.
+    errors = models.JSONField(default=list, blank=True)
+    priority = models.SmallIntegerField(default=0)
+    run_after = models.DateTimeField(default=timezone.now)
+    timeout_seconds = models.PositiveIntegerField(default=900)
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=255, blank=True, default="")
+    episode = models.ForeignKey(
+        "episodes.Episode",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+        db_index=False,  # job_episode_idx leads with it
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs_created",
+        db_index=False,  # job_created_by_idx leads with it
+    )
+    worker_id = models.CharField(max_length=64, blank=True, default="")
+    # Renewed by the worker while the job runs; a stale one means the worker is gone.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=JobStatus.values), name="job_status_valid"
+            ),
+            models.CheckConstraint(condition=~Q(job_type=""), name="job_type_not_blank"),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_percent"),
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1, max_attempts__lte=MAX_ATTEMPTS_LIMIT),
+                name="job_max_attempts_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=MIN_PRIORITY, priority__lte=MAX_PRIORITY),
+                name="job_priority_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1), name="job_timeout_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=JobStatus.RUNNING) | Q(heartbeat_at__isnull=False),
+                name="job_running_has_heartbeat",
+            ),
+        ]
+        indexes = [
+            # The claim: waiting jobs of a queue, highest priority first, oldest first.
+            models.Index(
+                "queue_name",
+                models.F("priority").desc(),
+                "run_after",
+                name="job_claim_idx",
+                condition=Q(status__in=WAITING),
+            ),
+            # Crash recovery scans running jobs by heartbeat.
+            models.Index(
+                fields=["heartbeat_at"],
+                name="job_running_idx",
+                condition=Q(status=JobStatus.RUNNING),
+            ),
+            models.Index(fields=["status", "created_at"], name="job_status_idx"),
+            models.Index(fields=["job_type", "created_at"], name="job_type_idx"),
+            models.Index(fields=["episode", "created_at"], name="job_episode_idx"),
+            models.Index(fields=["created_by", "created_at"], name="job_created_by_idx"),
+            models.Index(fields=["created_at"], name="job_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_type} {str(self.id)[:8]}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def last_error(self) -> str:
+        """The latest failed attempt, as one line for lists and live events."""
+        if not self.errors:
+            return ""
+        latest = self.errors[-1]
+        return f"{latest.get('type', 'Error')}: {latest.get('message', '')}"

@@ -1,0 +1,69 @@
+"""The job types a worker can run: Django tasks, each declared with its payload and limits.
+
+    @job_type("episodes_export", payload=ExportPayload, timeout_seconds=1800)
+    @task
+    def episodes_export(**payload): ...
+
+Each app keeps its handlers in a `tasks` module, which the jobs app imports at startup.
+"""
+
+import inspect
+from dataclasses import dataclass
+
+from django.tasks import Task
+from rest_framework import serializers
+
+DEFAULT_MAX_ATTEMPTS = 4  # one try and three retries
+DEFAULT_TIMEOUT_SECONDS = 15 * 60
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    task: Task
+    payload: type[serializers.Serializer]
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+    backoff_base: float = BACKOFF_BASE_SECONDS
+    backoff_cap: float = BACKOFF_CAP_SECONDS
+
+    @property
+    def description(self) -> str:
+        return inspect.getdoc(self.task.func) or ""
+
+
+_by_name: dict[str, JobType] = {}
+_by_path: dict[str, JobType] = {}
+
+
+def job_type(name: str, *, payload: type[serializers.Serializer], **limits):
+    """Register a task as a job type; returns the task unchanged."""
+
+    def register(task: Task) -> Task:
+        if not isinstance(task, Task):
+            raise TypeError(f"@job_type({name!r}) goes above @task.")
+        existing = _by_name.get(name)
+        if existing is not None and existing.task.module_path != task.module_path:
+            raise ValueError(
+                f"Job type {name!r} is already registered by {existing.task.module_path}."
+            )
+        declared = JobType(name=name, task=task, payload=payload, **limits)
+        _by_name[name] = declared
+        _by_path[task.module_path] = declared
+        return task
+
+    return register
+
+
+def get(name: str) -> JobType | None:
+    return _by_name.get(name)
+
+
+def for_task(task: Task) -> JobType | None:
+    return _by_path.get(task.module_path)
+
+
+def all_types() -> list[JobType]:
+    return sorted(_by_name.values(), key=lambda declared: declared.name)

@@ -1,0 +1,113 @@
+"""What a running handler can ask of its job: report progress, and whether it should stop.
+
+    from jobs import runtime
+
+    for i, item in enumerate(items):
+        runtime.stop_if_cancelled()
+        ...
+        runtime.report_progress(100 * (i + 1) // len(items), f"{i + 1} of {len(items)}")
+
+Outside a worker (a handler called directly, in a test or a shell) both are no-ops.
+"""
+
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from jobs import services
+from jobs.models import Job
+from realtime import broadcast
+
+# Live progress is ephemeral and frequent; a dashboard needs no more than a few a second.
+PROGRESS_INTERVAL_SECONDS = 0.25
+
+
+class JobCancelled(Exception):
+    """Raised by `stop_if_cancelled`; the worker marks the job cancelled."""
+
+
+class JobTimeout(BaseException):
+    """Raised inside a handler that ran past its job's timeout.
+
+    A BaseException, like KeyboardInterrupt, so a handler's `except Exception` cannot
+    swallow it and run on.
+    """
+
+
+@dataclass
+class RunningJob:
+    job: Job
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sent_at: float = 0.0
+    _unsent: tuple[int, str] | None = None
+
+    def report(self, percent: int, message: str) -> None:
+        percent = max(0, min(100, int(percent)))
+        with self._lock:
+            due = percent == 100 or time.monotonic() - self._sent_at >= PROGRESS_INTERVAL_SECONDS
+            self._unsent = None if due else (percent, message)
+            if due:
+                self._sent_at = time.monotonic()
+        if due:
+            self._send(percent, message)
+
+    def flush(self) -> None:
+        """Send a report the rate limit held back (called by the heartbeat)."""
+        with self._lock:
+            unsent, self._unsent = self._unsent, None
+            if unsent is not None:
+                self._sent_at = time.monotonic()
+        if unsent is not None:
+            self._send(*unsent)
+
+    def _send(self, percent: int, message: str) -> None:
+        services.save_progress(self.job, percent, message)
+        data = {
+            "job_id": str(self.job.pk),
+            "job_type": self.job.job_type,
+            "progress": percent,
+            "message": message,
+        }
+        broadcast.publish_ephemeral(f"job:{self.job.pk}", "job_progress", data)
+        broadcast.publish_ephemeral("jobs", "job_progress", data)
+
+
+_current: contextvars.ContextVar[RunningJob | None] = contextvars.ContextVar(
+    "running_job", default=None
+)
+
+
+@contextmanager
+def running(job: Job) -> Iterator[RunningJob]:
+    state = RunningJob(job=job)
+    token = _current.set(state)
+    try:
+        yield state
+    finally:
+        _current.reset(token)
+
+
+def report_progress(percent: int, message: str = "") -> None:
+    state = _current.get()
+    if state is not None:
+        state.report(percent, message)
+
+
+def cancel_requested() -> bool:
+    state = _current.get()
+    return state is not None and state.cancel_requested.is_set()
+
+
+def stop_if_cancelled() -> None:
+    if cancel_requested():
+        raise JobCancelled("cancelled on request")
+
+
+def attempt() -> int:
+    """Which attempt this is (1 for the first try); 1 outside a worker."""
+    state = _current.get()
+    return state.job.attempts if state is not None else 1

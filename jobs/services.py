@@ -1,0 +1,301 @@
+"""Every change of a job's state. Each transition is one save, which the activity log
+records as the matching action (see `jobs.apps`), so the log and live events follow."""
+
+import logging
+import traceback
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from activity import context
+from jobs import backoff, registry, wakeup
+from jobs.models import WAITING, Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_ERROR_MESSAGE = 2000
+MAX_TRACEBACK = 20_000
+
+
+class JobStateError(Exception):
+    """The job is not in a state that allows this (cancelling a completed job, say)."""
+
+
+def enqueue(
+    job_type: registry.JobType,
+    payload: dict[str, Any],
+    *,
+    user: AbstractBaseUser | None = None,
+    episode_id: Any = None,
+    priority: int | None = None,
+    max_attempts: int | None = None,
+    run_after=None,
+    queue_name: str | None = None,
+) -> Job:
+    """Add a job to the queue, within the caller's transaction: it runs only if that commits."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            job_type=job_type.name,
+            queue_name=queue_name or job_type.task.queue_name,
+            payload=payload,
+            priority=job_type.task.priority if priority is None else priority,
+            max_attempts=max_attempts or job_type.max_attempts,
+            timeout_seconds=job_type.timeout_seconds,
+            run_after=run_after or timezone.now(),
+            episode_id=episode_id,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        wakeup.job_enqueued()
+    return job
+
+
+def claim(*, worker_id: str, queues: list[str]) -> Job | None:
+    """Take the next due job for this worker; other workers skip the row while we hold it."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status__in=WAITING, queue_name__in=queues, run_after__lte=now)
+            .order_by("-priority", "run_after")
+            .first()
+        )
+        if job is None:
+            return None
+        with context.acting(replace(context.current(), request_id=f"job:{job.pk}")):
+            _start(job, worker_id=worker_id, now=now)
+    return job
+
+
+def _start(job: Job, *, worker_id: str, now) -> None:
+    job.status = JobStatus.RUNNING
+    job.attempts += 1
+    job.worker_id = worker_id
+    job.heartbeat_at = now
+    job.started_at = job.started_at or now
+    job.progress, job.progress_message = 0, ""
+    fields = ["status", "attempts", "worker_id", "heartbeat_at", "started_at", "progress"]
+    job.save(update_fields=[*fields, "progress_message"])
+
+
+def _lock_own(job: Job) -> Job | None:
+    """The job, locked, if this worker's attempt still owns it (it may have been recovered)."""
+    return (
+        Job.objects.select_for_update()
+        .filter(
+            pk=job.pk,
+            status=JobStatus.RUNNING,
+            worker_id=job.worker_id,
+            attempts=job.attempts,
+        )
+        .first()
+    )
+
+
+def complete(job: Job, result: Any) -> bool:
+    with transaction.atomic():
+        current = _lock_own(job)
+        if current is None:
+            logger.warning("job %s finished after it was taken away; result discarded", job.pk)
+            return False
+        current.status = JobStatus.COMPLETED
+        current.result = result
+        current.progress = 100
+        current.finished_at = timezone.now()
+        current.heartbeat_at = None
+        current.save(update_fields=["status", "result", "progress", "finished_at", "heartbeat_at"])
+    return True
+
+
+def error_entry(exc: BaseException, *, attempt: int) -> dict[str, Any]:
+    kind = type(exc)
+    return {
+        "at": timezone.now().isoformat(),
+        "attempt": attempt,
+        "type": f"{kind.__module__}.{kind.__qualname__}",
+        "message": str(exc)[:MAX_ERROR_MESSAGE],
+        "traceback": "".join(traceback.format_exception(exc))[-MAX_TRACEBACK:],
+    }
+
+
+def fail_attempt(job: Job, error: dict[str, Any]) -> bool:
+    """Record a failed attempt: schedule the next one after a backoff, or fail for good."""
+    with transaction.atomic():
+        current = _lock_own(job)
+        if current is None:
+            logger.warning("job %s failed after it was taken away; error discarded", job.pk)
+            return False
+        _record_failure(current, error)
+    return True
+
+
+def _record_failure(job: Job, error: dict[str, Any]) -> None:
+    job.errors = [*job.errors, error]
+    job.heartbeat_at = None
+    if job.attempts >= job.max_attempts:
+        job.status = JobStatus.FAILED
+        job.finished_at = timezone.now()
+        logger.error(
+            "job %s (%s) failed for good after %d attempts; last error %s: %s. "
+            "Fix the cause, then retry it: POST /api/v1/jobs/%s/retry/",
+            job.pk,
+            job.job_type,
+            job.attempts,
+            error["type"],
+            error["message"],
+            job.pk,
+        )
+    else:
+        declared = registry.get(job.job_type)
+        delay = backoff.retry_delay(
+            job.attempts,
+            base=declared.backoff_base if declared else registry.BACKOFF_BASE_SECONDS,
+            cap=declared.backoff_cap if declared else registry.BACKOFF_CAP_SECONDS,
+        )
+        job.status = JobStatus.RETRY_SCHEDULED
+        job.run_after = timezone.now() + timedelta(seconds=delay)
+        logger.warning(
+            "job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1f s",
+            job.pk,
+            job.job_type,
+            job.attempts,
+            job.max_attempts,
+            error["type"],
+            error["message"],
+            delay,
+        )
+    job.save(update_fields=["errors", "heartbeat_at", "status", "finished_at", "run_after"])
+
+
+def cancelled_by_handler(job: Job) -> bool:
+    """The handler stopped because cancellation was requested."""
+    with transaction.atomic():
+        current = _lock_own(job)
+        if current is None:
+            return False
+        _mark_cancelled(current)
+    return True
+
+
+def _mark_cancelled(job: Job) -> None:
+    job.status = JobStatus.CANCELLED
+    job.finished_at = timezone.now()
+    job.heartbeat_at = None
+    job.save(update_fields=["status", "finished_at", "heartbeat_at"])
+
+
+def cancel(job: Job) -> Job:
+    """Waiting jobs are cancelled at once; a running one is asked to stop."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status in WAITING:
+            _mark_cancelled(job)
+        elif job.status == JobStatus.RUNNING:
+            if job.cancel_requested_at is None:
+                job.cancel_requested_at = timezone.now()
+                job.save(update_fields=["cancel_requested_at"])
+        else:
+            raise JobStateError(
+                f"The job is {job.status}; only waiting or running jobs can be cancelled."
+            )
+    return job
+
+
+def retry(job: Job) -> Job:
+    """Put a failed or cancelled job back in the queue, with a fresh set of attempts."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise JobStateError(
+                f"The job is {job.status}; only failed or cancelled jobs can be retried."
+            )
+        job.status = JobStatus.PENDING
+        job.attempts = 0
+        job.run_after = timezone.now()
+        job.finished_at = None
+        job.cancel_requested_at = None
+        job.result = None
+        job.progress, job.progress_message = 0, ""
+        job.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "run_after",
+                "finished_at",
+                "cancel_requested_at",
+                "result",
+                "progress",
+                "progress_message",
+            ]
+        )
+        wakeup.job_enqueued()
+    return job
+
+
+def heartbeat(job: Job) -> bool:
+    """Renew this attempt's lease; False if the attempt no longer owns the job."""
+    owned = Job.objects.filter(
+        pk=job.pk, status=JobStatus.RUNNING, worker_id=job.worker_id, attempts=job.attempts
+    )
+    return bool(owned.update(heartbeat_at=timezone.now()))
+
+
+def cancel_was_requested(job: Job) -> bool:
+    return Job.objects.filter(pk=job.pk, cancel_requested_at__isnull=False).exists()
+
+
+def save_progress(job: Job, percent: int, message: str) -> None:
+    Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, worker_id=job.worker_id).update(
+        progress=percent, progress_message=message[:255]
+    )
+
+
+def recover_lost(*, lease_seconds: float, limit: int = 100) -> int:
+    """Jobs whose worker stopped heartbeating go back to the queue, their attempt counted."""
+    cutoff = timezone.now() - timedelta(seconds=lease_seconds)
+    recovered = 0
+    with transaction.atomic():
+        lost = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=JobStatus.RUNNING, heartbeat_at__lt=cutoff)
+            .order_by("heartbeat_at")[:limit]
+        )
+        for job in lost:
+            logger.warning(
+                "job %s (%s) lost its worker %s (no heartbeat since %s); returning it to the queue",
+                job.pk,
+                job.job_type,
+                job.worker_id,
+                job.heartbeat_at.isoformat(),
+            )
+            error = {
+                "at": timezone.now().isoformat(),
+                "attempt": job.attempts,
+                "type": "WorkerLost",
+                "message": f"worker {job.worker_id} stopped heartbeating during attempt {job.attempts}",
+                "traceback": "",
+            }
+            _record_failure(job, error)
+            recovered += 1
+        if recovered:
+            wakeup.job_enqueued()
+    return recovered
+
+
+def release(job: Job) -> bool:
+    """A worker shutting down hands back an attempt it could not finish; it does not count."""
+    with transaction.atomic():
+        current = _lock_own(job)
+        if current is None:
+            return False
+        current.status = JobStatus.PENDING
+        current.attempts -= 1
+        current.run_after = timezone.now()
+        current.heartbeat_at = None
+        current.save(update_fields=["status", "attempts", "run_after", "heartbeat_at"])
+        wakeup.job_enqueued()
+    logger.info("job %s returned to the queue by its stopping worker", job.pk)
+    return True

@@ -1,0 +1,287 @@
+"""The job worker: N child processes running jobs, and one supervisor looking after them.
+
+The supervisor spawns the children (`jobs.child`), wakes idle ones when work arrives,
+publishes the live events they forward, takes back jobs of workers that died anywhere
+(`services.recover_lost`), kills a child whose job ignores its timeout, and on stop lets
+running jobs finish within a grace period before handing the rest back to the queue.
+
+It runs as `manage.py run_jobs`, or inside the server process with `manage.py serve`
+(which `make run` uses), where the children's events reach WebSocket clients directly.
+"""
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from activity import context
+from activity import services as activity_services
+from activity.models import Action, Source
+from jobs import child, runtime, services, wakeup
+from jobs.models import Job
+from realtime import broadcast
+
+logger = logging.getLogger(__name__)
+
+# A handler stuck where SIGALRM cannot reach it (a C call) is killed this long after its
+# timeout.
+HARD_TIMEOUT_GRACE_SECONDS = 30.0
+DEFAULT_GRACE_SECONDS = 30.0
+
+
+@dataclass
+class _Slot:
+    number: int
+    worker_id: str
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    # What it runs: (job id, attempt, deadline on the monotonic clock).
+    running: tuple[str, int, float] | None = None
+    idle: bool = True
+    spawned_at: float = field(default_factory=time.monotonic)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        concurrency: int = 1,
+        queues: list[str] | None = None,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    ) -> None:
+        self.concurrency = concurrency
+        self.queues = queues or ["default"]
+        self.grace_seconds = grace_seconds
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._slots: list[_Slot] = []
+        self._stopping = threading.Event()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_writer.setblocking(False)
+        self._listener: wakeup.PostgresListener | None = None
+        self._next_recovery = 0.0
+        self._context = multiprocessing.get_context("spawn")
+
+    def wake(self) -> None:
+        """Safe from any thread: something is waiting to run."""
+        with contextlib.suppress(OSError):  # full: a wake-up is pending already
+            self._wake_writer.send(b"w")
+
+    def stop(self) -> None:
+        """Safe from any thread and from a signal handler: stop claiming and shut down."""
+        self._stopping.set()
+        self.wake()
+
+    def run(self) -> None:
+        self._start()
+        try:
+            while not self._stopping.is_set():
+                self._serve_once()
+        finally:
+            self._shut_down()
+
+    def _start(self) -> None:
+        for number in range(self.concurrency):
+            self._slots.append(self._spawn(number))
+        wakeup.listen_locally(self.wake)
+        if connection.vendor == "postgresql":
+            self._listener = wakeup.PostgresListener(self.wake).start()
+        self._announce_start()
+        logger.info(
+            "job worker %s started: %d processes on queues %s",
+            self.name,
+            self.concurrency,
+            ",".join(self.queues),
+        )
+
+    def _spawn(self, number: int) -> _Slot:
+        parent_end, child_end = self._context.Pipe()
+        worker_id = f"{self.name}:{number}"
+        process = self._context.Process(
+            target=child.main,
+            args=(child_end, worker_id, self.queues, settings.JOBS_POLL_SECONDS),
+            name=f"job-worker-{number}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        return _Slot(number=number, worker_id=worker_id, process=process, conn=parent_end)
+
+    def _announce_start(self) -> None:
+        summary = {
+            "worker": self.name,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "concurrency": self.concurrency,
+            "queues": self.queues,
+        }
+        with (
+            context.acting(
+                context.ActivityContext(source=Source.JOB, actor_label=f"worker {self.name}")
+            ),
+            transaction.atomic(),
+        ):
+            activity_services.record_event(
+                resource_type="job_processor",
+                resource_id=self.name,
+                resource_repr=f"job worker {self.name}",
+                action=Action.START,
+                metadata={"summary": summary},
+            )
+
+    def _serve_once(self) -> None:
+        waitables = [self._wake_reader, *(slot.conn for slot in self._slots)]
+        waitables += [slot.process.sentinel for slot in self._slots]
+        ready = wait(waitables, timeout=1.0)
+        if self._wake_reader in ready:
+            self._drain_wake_ups()
+            self._wake_idle()
+        for slot in list(self._slots):
+            if slot.conn in ready:
+                self._receive(slot)
+            if not slot.process.is_alive():
+                self._replace(slot)
+        self._enforce_hard_timeouts()
+        self._recover_lost_jobs()
+
+    def _drain_wake_ups(self) -> None:
+        self._wake_reader.setblocking(False)
+        try:
+            while self._wake_reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _wake_idle(self) -> None:
+        for slot in self._slots:
+            if slot.idle:
+                self._send(slot, "wake")
+
+    def _send(self, slot: _Slot, message: str) -> None:
+        with contextlib.suppress(OSError):  # the child is gone; _replace deals with it
+            slot.conn.send(message)
+
+    def _receive(self, slot: _Slot) -> None:
+        try:
+            while slot.conn.poll():
+                self._handle(slot, slot.conn.recv())
+        except (EOFError, OSError):
+            pass
+
+    def _handle(self, slot: _Slot, message: tuple) -> None:
+        kind = message[0]
+        if kind == "event":
+            _, event_kind, payload = message
+            if event_kind == "activity":
+                broadcast.announce_activity()
+            else:
+                broadcast.publish_ephemeral(payload["topic"], payload["event"], payload["data"])
+        elif kind == "busy":
+            _, job_id, attempt, timeout_seconds = message
+            slot.running = (job_id, attempt, time.monotonic() + timeout_seconds)
+            slot.idle = False
+        elif kind == "idle":
+            slot.running = None
+            slot.idle = True
+
+    def _replace(self, slot: _Slot) -> None:
+        self._receive(slot)
+        code = slot.process.exitcode
+        if slot.running is not None:
+            logger.error(
+                "job worker process %s exited (code %s) while running job %s",
+                slot.worker_id,
+                code,
+                slot.running[0],
+            )
+            self._fail(
+                slot, RuntimeError(f"the worker process exited with code {code} during the job")
+            )
+        elif not self._stopping.is_set():
+            logger.error(
+                "job worker process %s exited (code %s); starting another", slot.worker_id, code
+            )
+        slot.conn.close()
+        if self._stopping.is_set():
+            self._slots.remove(slot)
+            return
+        if time.monotonic() - slot.spawned_at < 1.0:
+            time.sleep(1.0)  # a child that dies at once (bad settings) must not spin
+        self._slots[self._slots.index(slot)] = self._spawn(slot.number)
+
+    def _fail(self, slot: _Slot, exc: BaseException) -> None:
+        job_id, attempt, _ = slot.running
+        job = Job(pk=job_id, worker_id=slot.worker_id, attempts=attempt)
+        with context.acting(
+            context.ActivityContext(
+                source=Source.JOB,
+                request_id=f"job:{job_id}",
+                actor_label=f"worker {slot.worker_id}",
+            )
+        ):
+            services.fail_attempt(job, services.error_entry(exc, attempt=attempt))
+        slot.running = None
+
+    def _enforce_hard_timeouts(self) -> None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.running is not None and now > slot.running[2] + HARD_TIMEOUT_GRACE_SECONDS:
+                logger.error(
+                    "job %s ignored its timeout; killing worker process %s",
+                    slot.running[0],
+                    slot.worker_id,
+                )
+                slot.process.kill()
+                slot.process.join()
+                self._fail(slot, runtime.JobTimeout("the job ran past its timeout and was killed"))
+
+    def _recover_lost_jobs(self) -> None:
+        now = time.monotonic()
+        if now < self._next_recovery:
+            return
+        self._next_recovery = now + settings.JOBS_LEASE_SECONDS / 3
+        close_old_connections()
+        try:
+            with context.acting(
+                context.ActivityContext(source=Source.JOB, actor_label=f"worker {self.name}")
+            ):
+                services.recover_lost(lease_seconds=settings.JOBS_LEASE_SECONDS)
+        except Exception as exc:
+            logger.warning("could not look for lost jobs (%s); trying again later", exc)
+
+    def _shut_down(self) -> None:
+        logger.info(
+            "job worker %s stopping; running jobs get %.0f s to finish",
+            self.name,
+            self.grace_seconds,
+        )
+        wakeup.stop_listening_locally(self.wake)
+        if self._listener is not None:
+            self._listener.stop()
+        for slot in self._slots:
+            self._send(slot, "stop")
+        deadline = time.monotonic() + self.grace_seconds
+        while self._slots and time.monotonic() < deadline:
+            self._serve_once()
+        for slot in list(self._slots):
+            slot.process.kill()
+            slot.process.join()
+            if slot.running is not None:
+                job_id, attempt, _ = slot.running
+                with context.acting(
+                    context.ActivityContext(
+                        source=Source.JOB, actor_label=f"worker {slot.worker_id}"
+                    )
+                ):
+                    services.release(Job(pk=job_id, worker_id=slot.worker_id, attempts=attempt))
+            slot.conn.close()
+        self._slots.clear()
+        connection.close()
+        logger.info("job worker %s stopped", self.name)
