@@ -38,9 +38,8 @@ migrate: $(STAMP)
 run: migrate
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) ensure_admin
-	@echo "Serving on http://$(HOST):$(PORT)/ (API docs: /api/docs/, admin: /admin/). Ctrl-C stops."
-	exec $(BIN)/uvicorn episode_metadata.asgi:application --host $(HOST) --port $(PORT) \
-		--no-access-log --lifespan off --ws-per-message-deflate false
+	@echo "Serving on http://$(HOST):$(PORT)/ (API docs: /api/docs/, admin: /admin/), with a job worker. Ctrl-C stops."
+	exec $(MANAGE) serve --host $(HOST) --port $(PORT)
 
 # Tests outside the embedded default need a SECRET_KEY; a throwaway one per run is right there.
 test: $(STAMP)

@@ -111,3 +111,9 @@ def attempt() -> int:
     """Which attempt this is (1 for the first try); 1 outside a worker."""
     state = _current.get()
     return state.job.attempts if state is not None else 1
+
+
+def current_job_id() -> str | None:
+    """The running job's id, for handlers that name their outputs after it."""
+    state = _current.get()
+    return str(state.job.pk) if state is not None else None

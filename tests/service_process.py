@@ -122,3 +122,32 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def manage_command(*args: str):
+    """A `Server` command running `manage.py <args>` on the server's port."""
+
+    def command(app: str, port: int) -> list[str]:
+        return [sys.executable, "manage.py", *args, "--port", str(port)]
+
+    return command
+
+
+def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
+    """`manage.py run_jobs` in a session of its own (its output goes to the test's log)."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_jobs", *args],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)

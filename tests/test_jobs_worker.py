@@ -1,0 +1,295 @@
+"""The job lifecycle as a worker drives it: claims, retries with backoff, the dead state,
+timeouts, cancellation, recovery of lost jobs. Jobs run here on the test's own thread
+through the same functions a worker child process calls."""
+
+import contextlib
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+from rest_framework import serializers
+
+from activity.models import ActivityLog
+from jobs import backoff, execution, registry, runtime, services
+from jobs.models import Job, JobStatus
+from jobs.registry import job_type
+from jobs.tasks import diagnostic
+
+pytestmark = pytest.mark.django_db
+WORKER = "test-host:1:0"
+
+
+class NoPayload(serializers.Serializer):
+    pass
+
+
+@job_type(
+    "tests_always_fails", payload=NoPayload, max_attempts=3, backoff_base=0.4, backoff_cap=0.6
+)
+@task
+def always_fails() -> None:
+    raise ValueError("the source file is unreadable")
+
+
+@job_type("tests_slow", payload=NoPayload, timeout_seconds=1)
+@task
+def slow() -> None:
+    # A handler that swallows errors still cannot outlive its timeout.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            time.sleep(0.05)
+
+
+def enqueue(name: str, **options) -> Job:
+    return services.enqueue(registry.get(name), {}, **options)
+
+
+def run_next() -> Job | None:
+    job = services.claim(worker_id=WORKER, queues=["default"])
+    if job is not None:
+        execution.run_claimed(job)
+        job.refresh_from_db()
+    return job
+
+
+def actions(job: Job) -> list[str]:
+    rows = ActivityLog.objects.filter(resource_type="job", resource_id=str(job.pk)).order_by("id")
+    return list(rows.values_list("action", flat=True))
+
+
+def test_backoff_doubles_from_base_up_to_the_cap_with_jitter():
+    for attempt in range(1, 12):
+        ceiling = min(300.0, 5.0 * 2 ** (attempt - 1))
+        delays = [backoff.retry_delay(attempt, base=5.0, cap=300.0) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1  # jittered
+    assert backoff.retry_delay(20, base=5.0, cap=300.0) <= 300.0
+
+
+def test_a_successful_job_records_start_and_completion():
+    job = services.enqueue(registry.get("diagnostic"), {"seconds": 0, "steps": 2})
+    ran = run_next()
+    assert ran.pk == job.pk
+    assert ran.status == JobStatus.COMPLETED
+    assert ran.attempts == 1
+    assert ran.progress == 100
+    assert ran.result == {"attempt": 1, "seconds": 0, "steps": 2}
+    assert ran.started_at is not None and ran.finished_at >= ran.started_at
+    assert actions(job) == ["create", "start", "complete"]
+    complete = ActivityLog.objects.get(resource_id=str(job.pk), action="complete")
+    assert complete.source == "job"
+    assert complete.request_id == f"job:{job.pk}"
+    assert complete.actor_label == f"worker {WORKER}"
+
+
+def test_failed_attempts_wait_out_their_backoff_then_the_job_dies(caplog):
+    job = enqueue("tests_always_fails")
+
+    failed_at = timezone.now()
+    run_next()
+    job.refresh_from_db()
+    assert job.status == JobStatus.RETRY_SCHEDULED
+    wait = (job.run_after - failed_at).total_seconds()
+    assert 0.2 - 0.05 <= wait <= 0.4 + 0.05  # base 0.4 s, equal jitter: [0.2, 0.4]
+    # Not due yet: no worker may take it early.
+    assert services.claim(worker_id=WORKER, queues=["default"]) is None
+
+    for attempt in (2, 3):
+        while timezone.now() < job.run_after:
+            time.sleep(0.02)
+        started = timezone.now()
+        ran = run_next()
+        assert ran.attempts == attempt
+        assert started >= job.run_after
+        job.refresh_from_db()
+
+    assert job.status == JobStatus.FAILED
+    assert job.finished_at is not None
+    assert [e["attempt"] for e in job.errors] == [1, 2, 3]
+    assert {e["type"] for e in job.errors} == {"builtins.ValueError"}
+    assert "the source file is unreadable" in job.errors[-1]["traceback"]
+    assert actions(job) == ["create", "start", "retry", "start", "retry", "start", "fail"]
+    # The operator's line: what failed, why, and what to do.
+    dead = [r for r in caplog.records if r.levelname == "ERROR" and str(job.pk) in r.getMessage()]
+    assert dead and "failed for good after 3 attempts" in dead[0].getMessage()
+    assert f"/api/v1/jobs/{job.pk}/retry/" in dead[0].getMessage()
+
+
+def test_max_attempts_per_job_overrides_the_type():
+    job = enqueue("tests_always_fails", max_attempts=1)
+    run_next()
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert actions(job) == ["create", "start", "fail"]
+
+
+def test_a_job_past_its_timeout_is_stopped_even_if_it_swallows_errors():
+    job = enqueue("tests_slow", max_attempts=1)
+    started = time.monotonic()
+    run_next()
+    elapsed = time.monotonic() - started
+    job.refresh_from_db()
+    assert elapsed < 3
+    assert job.status == JobStatus.FAILED
+    assert job.errors[0]["type"] == "jobs.runtime.JobTimeout"
+    assert "timeout of 1 s" in job.errors[0]["message"]
+
+
+def test_cancelling_a_waiting_job_takes_effect_at_once():
+    job = enqueue("tests_always_fails")
+    services.cancel(job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.finished_at is not None
+    assert services.claim(worker_id=WORKER, queues=["default"]) is None
+    assert actions(job) == ["create", "cancel"]
+
+
+def test_cancelling_a_finished_job_is_refused():
+    job = services.enqueue(registry.get("diagnostic"), {})
+    run_next()
+    with pytest.raises(services.JobStateError, match="completed"):
+        services.cancel(job)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_job_stops_when_cancellation_is_requested():
+    job = services.enqueue(registry.get("diagnostic"), {"seconds": 20, "steps": 200})
+
+    def cancel_once_started() -> None:
+        from django.db import connection
+
+        try:
+            while not Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
+                time.sleep(0.05)
+            services.cancel(job)
+        finally:
+            connection.close()
+
+    canceller = threading.Thread(target=cancel_once_started)
+    canceller.start()
+    started = time.monotonic()
+    run_next()
+    canceller.join()
+    job.refresh_from_db()
+    assert time.monotonic() - started < 5
+    assert job.status == JobStatus.CANCELLED
+    assert 0 < job.progress < 100
+    assert actions(job) == ["create", "start", "update", "cancel"]
+    request = ActivityLog.objects.get(resource_id=str(job.pk), action="update")
+    assert list(request.changes) == ["cancel_requested_at"]
+
+
+def test_retry_puts_a_dead_job_back_with_fresh_attempts():
+    job = enqueue("tests_always_fails", max_attempts=1)
+    run_next()
+    services.retry(job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING
+    assert job.attempts == 0
+    assert job.finished_at is None
+    assert len(job.errors) == 1  # history kept
+    assert actions(job)[-1] == "requeue"
+    ran = run_next()
+    assert ran.pk == job.pk and ran.attempts == 1
+
+
+def test_retry_refuses_jobs_that_have_not_ended():
+    job = enqueue("tests_always_fails")
+    with pytest.raises(services.JobStateError, match="pending"):
+        services.retry(job)
+
+
+def test_a_job_enqueued_in_a_rolled_back_transaction_never_exists():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        diagnostic.enqueue()
+        raise RuntimeError("the request failed after enqueueing")
+    assert not Job.objects.exists()
+    assert services.claim(worker_id=WORKER, queues=["default"]) is None
+
+
+def test_enqueue_through_django_tasks_creates_a_job_and_reads_back_its_result():
+    result = diagnostic.using(priority=5).enqueue(seconds=0, steps=1)
+    job = Job.objects.get(pk=result.id)
+    assert job.priority == 5
+    assert job.payload == {"seconds": 0.0, "steps": 1, "fail_attempts": 0}
+    run_next()
+    result.refresh()
+    assert result.status == "SUCCESSFUL"
+    assert result.return_value["attempt"] == 1
+
+
+def test_higher_priority_and_due_jobs_are_claimed_first():
+    later = services.enqueue(
+        registry.get("diagnostic"), {}, run_after=timezone.now() + timedelta(hours=1)
+    )
+    low = services.enqueue(registry.get("diagnostic"), {}, priority=-5)
+    high = services.enqueue(registry.get("diagnostic"), {}, priority=10)
+    order = [services.claim(worker_id=WORKER, queues=["default"]) for _ in range(3)]
+    assert [j.pk if j else None for j in order] == [high.pk, low.pk, None]
+    assert Job.objects.get(pk=later.pk).status == JobStatus.PENDING
+
+
+def test_workers_take_only_their_queues():
+    job = services.enqueue(registry.get("diagnostic"), {}, queue_name="exports")
+    assert services.claim(worker_id=WORKER, queues=["default"]) is None
+    assert services.claim(worker_id=WORKER, queues=["exports"]).pk == job.pk
+
+
+def test_a_job_whose_worker_stopped_heartbeating_is_recovered_once():
+    job = services.enqueue(registry.get("diagnostic"), {})
+    claimed = services.claim(worker_id=WORKER, queues=["default"])
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=60))
+
+    assert services.recover_lost(lease_seconds=30) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.RETRY_SCHEDULED
+    assert job.attempts == 1  # the lost attempt counts
+    assert job.errors[0]["type"] == "WorkerLost"
+    assert services.recover_lost(lease_seconds=30) == 0
+    # The lost worker coming back to life must not complete it a second time.
+    assert services.complete(claimed, {"late": True}) is False
+    job.refresh_from_db()
+    assert job.status == JobStatus.RETRY_SCHEDULED and job.result is None
+    assert actions(job) == ["create", "start", "retry"]
+
+
+def test_a_heartbeating_job_is_left_alone():
+    services.enqueue(registry.get("diagnostic"), {})
+    claimed = services.claim(worker_id=WORKER, queues=["default"])
+    assert services.heartbeat(claimed) is True
+    assert services.recover_lost(lease_seconds=30) == 0
+
+
+def test_a_stopping_worker_hands_back_its_job_without_counting_the_attempt():
+    job = services.enqueue(registry.get("diagnostic"), {})
+    claimed = services.claim(worker_id=WORKER, queues=["default"])
+    assert services.release(claimed) is True
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING
+    assert job.attempts == 0
+    assert actions(job) == ["create", "start", "retry"]
+
+
+def test_progress_is_saved_while_the_job_runs():
+    job = services.enqueue(registry.get("diagnostic"), {})
+    claimed = services.claim(worker_id=WORKER, queues=["default"])
+    with runtime.running(claimed):
+        runtime.report_progress(40, "four of ten")
+    job.refresh_from_db()
+    assert (job.progress, job.progress_message) == (40, "four of ten")
+    # Progress is not an audit event: no activity row for it.
+    assert actions(job) == ["create", "start"]
+
+
+def test_an_unknown_job_type_fails_its_attempt_instead_of_crashing_the_worker():
+    job = Job.objects.create(job_type="no_such_type", max_attempts=1)
+    run_next()
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "no handler is registered" in job.errors[0]["message"]
