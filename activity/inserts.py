@@ -3,8 +3,8 @@
 Every tracked write pays for its activity row, so the row is written with a statement
 compiled once per database (the ORM spends ~100 us compiling each INSERT), inside a
 savepoint so that a failure leaves the caller's transaction usable. On PostgreSQL the
-savepoint, the id-order lock and the insert travel in one round trip. Values still go
-through each field's own `get_db_prep_save`, so they are stored exactly as `save()` would.
+savepoint and the insert travel in one round trip. Values still go through each field's
+own `get_db_prep_save`, so they are stored exactly as `save()` would.
 """
 
 from functools import cache
@@ -16,8 +16,6 @@ from activity.models import ActivityLog
 
 _FIELDS: list[Field] = [f for f in ActivityLog._meta.concrete_fields if not f.primary_key]
 _SAVEPOINT = "activity_row"
-# Any constant works; it names the lock that puts activity ids in commit order on PostgreSQL.
-ID_ORDER_LOCK = 7_233_001
 
 
 @cache
@@ -46,25 +44,20 @@ def insert(entry: ActivityLog, using: str = "default") -> ActivityLog:
 
 
 def _insert_postgresql(connection, params: list, using: str) -> int:
-    """Savepoint, lock and insert in one round trip (the lock explained in services)."""
+    """Savepoint and insert in one round trip."""
     insert_sql = _insert_sql(using)
-    lock = f"SELECT pg_advisory_xact_lock({ID_ORDER_LOCK})"
     if not connection.in_atomic_block:
-        # In autocommit, statements sent together already run as one transaction.
         with connection.cursor() as cursor:
-            cursor.execute(f"{lock}; {insert_sql}", params)
-            cursor.nextset()
+            cursor.execute(insert_sql, params)
             return cursor.fetchone()[0]
     with connection.cursor() as cursor:
         try:
             cursor.execute(
-                f"SAVEPOINT {_SAVEPOINT}; {lock}; {insert_sql}; RELEASE SAVEPOINT {_SAVEPOINT}",
-                params,
+                f"SAVEPOINT {_SAVEPOINT}; {insert_sql}; RELEASE SAVEPOINT {_SAVEPOINT}", params
             )
         except DatabaseError:
             _roll_back_savepoint(connection, cursor)
             raise
-        cursor.nextset()
         cursor.nextset()
         return cursor.fetchone()[0]
 

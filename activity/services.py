@@ -128,8 +128,8 @@ def record_event(
 
     Activity ids must follow commit order, so that a reader tailing the log by id never
     skips a transaction that committed late. SQLite's single writer guarantees it; on
-    PostgreSQL, which hands out sequence values before commit, the insert takes a
-    transaction-scoped advisory lock that serializes activity writers until they commit.
+    PostgreSQL, which hands out sequence values before commit, a trigger numbers the row
+    as its transaction commits (migration 0006), so until then `entry.pk` is a placeholder.
     """
     acting = context.current()
     user = acting.get_user()
