@@ -9,6 +9,7 @@ api_v1 = [
     path("auth/", include("episode_metadata.auth.urls")),
     path("", include("episodes.urls")),
     path("", include("activity.urls")),
+    path("", include("jobs.urls")),
 ]
 
 urlpatterns = [

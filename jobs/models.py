@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -30,8 +31,9 @@ class Job(models.Model):
     job_type = models.CharField(max_length=64)
     queue_name = models.CharField(max_length=64, default="default")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
-    payload = models.JSONField(default=dict, blank=True)
-    result = models.JSONField(null=True, blank=True)
+    # Payloads are validated data: dates and decimals are stored as their ISO/str forms.
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=4)
     # One entry per failed attempt: {"at", "attempt", "type", "message", "traceback"}.

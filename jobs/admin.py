@@ -1,0 +1,193 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+
+from jobs import selectors, services
+from jobs.models import Job, JobStatus
+
+
+class JobTypeFilter(admin.SimpleListFilter):
+    """The registered types: listing the table's distinct values would scan every job."""
+
+    title = "job type"
+    parameter_name = "job_type"
+
+    def lookups(self, request, model_admin):
+        return [(declared.name, declared.name) for declared in selectors.job_types()]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(job_type=self.value())
+        return queryset
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The queues registered types run on, for the same reason as the job type filter."""
+
+    title = "queue"
+    parameter_name = "queue_name"
+
+    def lookups(self, request, model_admin):
+        queues = sorted({declared.task.queue_name for declared in selectors.job_types()})
+        return [(queue, queue) for queue in queues]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(queue_name=self.value())
+        return queryset
+
+
+def _jobs(count: int, kind: str = "") -> str:
+    noun = "job" if count == 1 else "jobs"
+    return " ".join(part for part in (str(count), kind, noun) if part)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Watch the queue, and retry or cancel jobs in bulk. Jobs are enqueued through the API
+    or in code, where their payload is checked against their type, so none are added here."""
+
+    list_display = [
+        "id",
+        "job_type",
+        "status",
+        "queue_name",
+        "attempts_display",
+        "progress_display",
+        "created_at",
+        "worker_id",
+    ]
+    list_filter = ["status", JobTypeFilter, QueueFilter, "created_at"]
+    # `id__exact` skips terms that are not UUIDs and finds the rest by primary key.
+    search_fields = ["id__exact", "job_type"]
+    ordering = ["-created_at"]
+    # Counting the whole table for "N total" on every page would be slow once it is large.
+    show_full_result_count = False
+    raw_id_fields = ["episode"]
+    actions = ["retry_selected", "cancel_selected"]
+    fields = [
+        "id",
+        "job_type",
+        "payload",
+        "status",
+        "queue_name",
+        "priority",
+        "run_after",
+        "max_attempts",
+        "attempts",
+        "timeout_seconds",
+        "progress",
+        "progress_message",
+        "result",
+        "failed_attempts",
+        "episode",
+        "created_by",
+        "worker_id",
+        "heartbeat_at",
+        "cancel_requested_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    # What the worker records, and what enqueueing fixed (the payload was checked against
+    # the type). Scheduling stays editable: queue, priority, run_after, limits, episode.
+    readonly_fields = [
+        "id",
+        "job_type",
+        "payload",
+        "status",
+        "attempts",
+        "progress",
+        "progress_message",
+        "result",
+        "failed_attempts",
+        "created_by",
+        "worker_id",
+        "heartbeat_at",
+        "cancel_requested_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+
+    @admin.display(description="attempts")
+    def attempts_display(self, job: Job) -> str:
+        return f"{job.attempts}/{job.max_attempts}"
+
+    @admin.display(description="progress", ordering="progress")
+    def progress_display(self, job: Job) -> str:
+        return f"{job.progress}%"
+
+    @admin.display(description="failed attempts")
+    def failed_attempts(self, job: Job) -> SafeString | None:
+        if not job.errors:
+            return None  # shown as the admin's empty value
+        return format_html_join(
+            "",
+            "<p>Attempt {} at {}: {}: {}</p><pre>{}</pre>",
+            (
+                (
+                    e.get("attempt"),
+                    e.get("at"),
+                    e.get("type"),
+                    e.get("message"),
+                    e.get("traceback", ""),
+                )
+                for e in job.errors
+            ),
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Job, form, change: bool) -> None:
+        # Only the edited fields: a full save would write back the worker's fields as they
+        # were when the form loaded, undoing whatever the worker recorded in between.
+        obj.save(update_fields=form.changed_data)
+
+    @admin.action(description="Retry selected jobs", permissions=["change"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        retried = skipped = 0
+        for job in queryset:
+            try:
+                services.retry(job)
+            except services.JobStateError:
+                skipped += 1
+            else:
+                retried += 1
+        if retried:
+            self.message_user(request, f"Retried {_jobs(retried)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"Skipped {_jobs(skipped)}: only failed or cancelled jobs can be retried.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Cancel selected jobs", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        cancelled = stopping = skipped = 0
+        for job in queryset:
+            try:
+                job = services.cancel(job)
+            except services.JobStateError:
+                skipped += 1
+                continue
+            if job.status == JobStatus.CANCELLED:
+                cancelled += 1
+            else:
+                stopping += 1
+        if cancelled:
+            self.message_user(request, f"Cancelled {_jobs(cancelled)}.", messages.SUCCESS)
+        if stopping:
+            self.message_user(
+                request, f"Asked {_jobs(stopping, 'running')} to stop.", messages.SUCCESS
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"Skipped {_jobs(skipped)}: only waiting or running jobs can be cancelled.",
+                messages.WARNING,
+            )

@@ -1,0 +1,234 @@
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from episode_metadata.auth.serializers import UserSummarySerializer
+from episodes import selectors as episode_selectors
+from jobs import registry, selectors
+from jobs.models import MAX_ATTEMPTS_LIMIT, MAX_PRIORITY, MIN_PRIORITY, WAITING, Job
+
+# Serializer context flag: the error entries of a job leave out their tracebacks.
+WITHOUT_TRACEBACKS = "without_tracebacks"
+
+
+class JobCreateSerializer(serializers.Serializer):
+    job_type = serializers.CharField(max_length=64, help_text="A name from /api/v1/job-types/.")
+    payload = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="The job type's parameters, as its `payload_schema` describes them.",
+    )
+    episode = serializers.PrimaryKeyRelatedField(
+        queryset=episode_selectors.episode_list(),
+        pk_field=serializers.UUIDField(),
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": 'No live episode has the id "{pk_value}".'},
+        help_text="The episode the job works on, if any.",
+    )
+    priority = serializers.IntegerField(
+        min_value=MIN_PRIORITY,
+        max_value=MAX_PRIORITY,
+        required=False,
+        help_text="Higher runs first; default the job type's.",
+    )
+    max_attempts = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ATTEMPTS_LIMIT,
+        required=False,
+        help_text="Tries before the job fails for good; default the job type's.",
+    )
+
+    def validate_job_type(self, value: str) -> registry.JobType:
+        declared = registry.get(value)
+        if declared is None:
+            names = ", ".join(known.name for known in registry.all_types()) or "none"
+            raise serializers.ValidationError(f'Unknown job type "{value}". Valid types: {names}.')
+        return declared
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The payload's rules depend on the type, so it is checked once the type is known.
+        payload = attrs["job_type"].payload(data=attrs["payload"])
+        if not payload.is_valid():
+            raise serializers.ValidationError({"payload": payload.errors})
+        return {**attrs, "payload": payload.validated_data}
+
+
+class JobErrorSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    attempt = serializers.IntegerField()
+    type = serializers.CharField(help_text="The exception's class, with its module.")
+    message = serializers.CharField()
+    traceback = serializers.CharField(
+        required=False, help_text="Only in a single job: lists leave it out to stay light."
+    )
+
+    def to_representation(self, error: dict[str, Any]) -> dict[str, Any]:
+        data = super().to_representation(error)
+        if self.context.get(WITHOUT_TRACEBACKS):
+            data.pop("traceback", None)
+        return data
+
+
+class JobSerializer(serializers.ModelSerializer):
+    result = serializers.SerializerMethodField(
+        help_text="What the handler returned. Its `files` carry their download `url`."
+    )
+    errors = JobErrorSerializer(many=True, read_only=True, help_text="One per failed attempt.")
+    next_run_at = serializers.SerializerMethodField()
+    created_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "job_type",
+            "queue_name",
+            "status",
+            "payload",
+            "result",
+            "attempts",
+            "max_attempts",
+            "errors",
+            "priority",
+            "run_after",
+            "next_run_at",
+            "progress",
+            "progress_message",
+            "episode",
+            "created_by",
+            "worker_id",
+            "heartbeat_at",
+            "cancel_requested_at",
+            "timeout_seconds",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "progress": {"help_text": "Percent done, as the handler last reported it."},
+            "heartbeat_at": {"help_text": "Last sign of life from the worker running it."},
+            "cancel_requested_at": {
+                "help_text": "Set when cancelling a running job; the handler stops soon after."
+            },
+        }
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_result(self, job: Job) -> Any:
+        """The result, with each listed file's download URL: a handler cannot know its job's
+        id, so it cannot name the URL itself."""
+        listed = selectors.listed_files(job)
+        if not listed:
+            return job.result
+        files = [
+            {**entry, "url": download_url(job, entry["format"])}
+            if selectors.is_output_file(entry)
+            else entry
+            for entry in listed
+        ]
+        return {**job.result, "files": files}
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_run_at(self, job: Job) -> str | None:
+        """When a worker may next take the job; null unless it is waiting."""
+        if job.status not in WAITING:
+            return None
+        return serializers.DateTimeField().to_representation(job.run_after)
+
+
+def download_url(job: Job, file_format: str) -> str:
+    # The route's slash is optional, so reverse() leaves it off; the documented form has it.
+    return reverse("job-files", kwargs={"pk": job.pk, "file_format": file_format}) + "/"
+
+
+class JobTypeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    max_attempts = serializers.IntegerField()
+    timeout_seconds = serializers.IntegerField()
+    queue = serializers.CharField(source="task.queue_name")
+    payload_schema = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_payload_schema(self, declared: registry.JobType) -> dict[str, Any]:
+        """A JSON Schema of the payload, so a client can build a form or check its input."""
+        return field_schema(declared.payload())
+
+
+# Fields whose input is a string in a JSON Schema format.
+_FORMATS = [
+    (serializers.DateTimeField, "date-time"),
+    (serializers.DateField, "date"),
+    (serializers.TimeField, "time"),
+    (serializers.DurationField, "duration"),
+    (serializers.UUIDField, "uuid"),
+]
+
+
+def field_schema(field: serializers.Field) -> dict[str, Any]:
+    """A JSON Schema for what a serializer field accepts as input."""
+    schema = _type_schema(field)
+    if field.allow_null and "type" in schema:
+        schema["type"] = [schema["type"], "null"]
+    if field.help_text:
+        schema["description"] = str(field.help_text)
+    default = field.default
+    if default is not serializers.empty and not callable(default):
+        schema["default"] = field.to_representation(default)
+    return schema
+
+
+def _type_schema(field: serializers.Field) -> dict[str, Any]:
+    if isinstance(field, serializers.Serializer):
+        writable = {name: f for name, f in field.fields.items() if not f.read_only}
+        schema = {
+            "type": "object",
+            "properties": {name: field_schema(f) for name, f in writable.items()},
+        }
+        required = [name for name, f in writable.items() if f.required]
+        return {**schema, "required": required} if required else schema
+    if isinstance(field, serializers.ListSerializer | serializers.ListField):
+        return _bounded(
+            {"type": "array", "items": field_schema(field.child)},
+            minItems=field.min_length or (None if field.allow_empty else 1),
+            maxItems=field.max_length,
+        )
+    if isinstance(field, serializers.DictField):
+        return {"type": "object", "additionalProperties": field_schema(field.child)}
+    if isinstance(field, serializers.MultipleChoiceField):
+        return {"type": "array", "items": {"enum": list(field.choices)}, "uniqueItems": True}
+    if isinstance(field, serializers.ChoiceField):
+        return {"enum": list(field.choices)}
+    if isinstance(field, serializers.BooleanField):
+        return {"type": "boolean"}
+    if isinstance(
+        field, serializers.IntegerField | serializers.FloatField | serializers.DecimalField
+    ):
+        kind = "integer" if isinstance(field, serializers.IntegerField) else "number"
+        return _bounded({"type": kind}, minimum=field.min_value, maximum=field.max_value)
+    if isinstance(field, serializers.CharField):
+        return _bounded(
+            {"type": "string", **_string_format(field)},
+            minLength=field.min_length or (None if field.allow_blank else 1),
+            maxLength=field.max_length,
+        )
+    for kind, string_format in _FORMATS:
+        if isinstance(field, kind):
+            return {"type": "string", "format": string_format}
+    return {}  # JSONField and anything unusual: any JSON value
+
+
+def _string_format(field: serializers.CharField) -> dict[str, str]:
+    if isinstance(field, serializers.EmailField):
+        return {"format": "email"}
+    if isinstance(field, serializers.URLField):
+        return {"format": "uri"}
+    return {}
+
+
+def _bounded(schema: dict[str, Any], **bounds: int | float | None) -> dict[str, Any]:
+    return {**schema, **{name: value for name, value in bounds.items() if value is not None}}

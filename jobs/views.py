@@ -1,0 +1,161 @@
+import posixpath
+import uuid
+from collections.abc import Callable
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from jobs import selectors, services
+from jobs.filters import JobFilter
+from jobs.models import Job
+from jobs.serializers import (
+    WITHOUT_TRACEBACKS,
+    JobCreateSerializer,
+    JobSerializer,
+    JobTypeSerializer,
+)
+
+JOB_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+FILE_FORMAT = OpenApiParameter(
+    "file_format",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="A `format` from the job's `result.files`, such as `json`.",
+)
+CONFLICT = OpenApiResponse(
+    response={"$ref": "#/components/schemas/ErrorDetail"},
+    description="The job's status does not allow this.",
+)
+
+
+class JobStateConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class IsCreatorOrStaff(BasePermission):
+    """Anyone may watch a job; stopping or rerunning one is for whoever started it, or staff."""
+
+    message = "Only the job's creator or staff can do this."
+
+    def has_object_permission(self, request: Request, view, job: Job) -> bool:
+        return request.user.is_staff or job.created_by_id == request.user.pk
+
+
+class DownloadNegotiation(DefaultContentNegotiation):
+    """A file goes out as what it is, whatever the client says it accepts; errors stay JSON."""
+
+    def select_renderer(self, request: Request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Background jobs, readable by every signed-in user: the team shares one queue."""
+
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    queryset = Job.objects.none()  # for the schema; requests use get_queryset()
+
+    def get_queryset(self):
+        return selectors.job_list()
+
+    def get_serializer_context(self) -> dict:
+        # A traceback can run to 20,000 characters per attempt; a page of jobs goes without them.
+        return {**super().get_serializer_context(), WITHOUT_TRACEBACKS: self.action == "list"}
+
+    def get_object(self) -> Job:
+        raw_id = self.kwargs[self.lookup_field]
+        try:
+            uuid.UUID(raw_id)
+        except ValueError:
+            raise ValidationError({"id": [f"'{raw_id}' is not a valid UUID."]}) from None
+        job = get_object_or_404(self.get_queryset(), pk=raw_id)
+        self.check_object_permissions(self.request, job)
+        return job
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def create(self, request: Request) -> Response:
+        """Enqueue a job of a registered type; a worker runs it when its turn comes."""
+        serializer = JobCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        episode = data.get("episode")
+        job = services.enqueue(
+            data["job_type"],
+            data["payload"],
+            user=request.user,
+            episode_id=episode.pk if episode is not None else None,
+            priority=data.get("priority"),
+            max_attempts=data.get("max_attempts"),
+        )
+        return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsCreatorOrStaff])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        """Cancel a waiting job at once, or ask a running one to stop."""
+        return self._change_state(services.cancel)
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsCreatorOrStaff])
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        """Put a failed or cancelled job back in the queue with a fresh set of attempts."""
+        return self._change_state(services.retry)
+
+    def _change_state(self, change: Callable[[Job], Job]) -> Response:
+        try:
+            job = change(self.get_object())
+        except services.JobStateError as exc:
+            raise JobStateConflict(str(exc)) from exc
+        return Response(self.get_serializer(job).data)
+
+    @extend_schema(
+        parameters=[JOB_ID, FILE_FORMAT],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                response=OpenApiTypes.BINARY,
+                description="The file, as an attachment with its own content type.",
+            )
+        },
+    )
+    @action(
+        detail=True,
+        url_path=r"files/(?P<file_format>[^/]+)",
+        content_negotiation_class=DownloadNegotiation,
+    )
+    def files(self, request: Request, pk: str | None = None, file_format: str = "") -> FileResponse:
+        """Download an output file the job's handler listed in its result."""
+        job = self.get_object()
+        entry = selectors.output_file(job, file_format)
+        if entry is None:
+            raise NotFound(f'This job has no "{file_format}" file.')
+        try:
+            stored = default_storage.open(entry["path"], "rb")
+        except FileNotFoundError:
+            raise NotFound(f'The "{file_format}" file of this job is no longer stored.') from None
+        return FileResponse(
+            stored,
+            as_attachment=True,
+            filename=posixpath.basename(entry["path"]),
+            content_type=entry.get("content_type"),
+        )
+
+
+class JobTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """What can be enqueued, with the payload each type takes and its limits."""
+
+    serializer_class = JobTypeSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.job_types()
