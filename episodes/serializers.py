@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from activity.serializers import ActivityLogSerializer
 from episode_metadata.auth.serializers import UserSummarySerializer
 from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode
 
@@ -47,3 +48,12 @@ class EpisodeSerializer(serializers.ModelSerializer):
                 f"Categories must be distinct; repeated: {duplicates}."
             )
         return value
+
+
+class EpisodeHistorySerializer(ActivityLogSerializer):
+    """An entry of an episode's history as an export carries it: the episode is implied by
+    where the entry sits, and the request's origin stays in the log."""
+
+    class Meta(ActivityLogSerializer.Meta):
+        fields = ["id", "timestamp", "actor", "action", "changes", "source", "request_id"]
+        read_only_fields = fields
