@@ -12,9 +12,10 @@ django.setup()
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from knox.models import AuthToken
 
-from bench import fanout, servers, writes
+from bench import fanout, jobs, servers, writes
 from tests.service_process import Server
 
 FAN_OUT_CLIENTS = (100, 1000, 5000)
@@ -31,6 +32,11 @@ def main(compare_servers: bool) -> None:
     _, token = AuthToken.objects.create(user=user)
     env = dict(os.environ)
     for line in writes.in_process(token) + writes.over_http(env, token):
+        say(line)
+    if connection.vendor == "postgresql":  # where workers on many machines share a queue
+        for line in jobs.throughput(env):
+            say(line)
+    for line in jobs.latency(env, token):
         say(line)
     server = Server(env).start()
     try:

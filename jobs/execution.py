@@ -8,11 +8,12 @@ held-back progress. The outcome is recorded only if this attempt still owns the 
 import logging
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections
 from django.utils.json import normalize_json
 
 from activity import context
@@ -22,23 +23,24 @@ from jobs.models import Job
 
 logger = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.5
-CANCEL_CHECK_TICKS = 2  # a cancel request is honoured within about a second
+# Progress goes out this often; a dashboard needs no more than a few updates a second.
+TICK_SECONDS = 0.25
+CANCEL_CHECK_SECONDS = 1.0  # a cancel request is honoured within about a second
 
 
-def run_claimed(job: Job) -> str:
-    """Run `job` (claimed by this worker) and record how it ended; returns the job status."""
+def run_claimed(job: Job) -> str | None:
+    """Run `job` (claimed by this worker) and record how it ended.
+
+    Returns the job's new status, or None if the job was taken from this worker meanwhile.
+    """
     declared = registry.get(job.job_type)
     outcome, value = _call(job, declared)
     with context.acting(_worker_context(job)):
         if outcome == "completed":
-            services.complete(job, value)
-        elif outcome == "cancelled":
-            services.cancelled_by_handler(job)
-        else:
-            services.fail_attempt(job, services.error_entry(value, attempt=job.attempts))
-    job.refresh_from_db(fields=["status"])
-    return job.status
+            return services.complete(job, value)
+        if outcome == "cancelled":
+            return services.cancelled_by_handler(job)
+        return services.fail_attempt(job, services.error_entry(value, attempt=job.attempts))
 
 
 def _call(job: Job, declared: registry.JobType | None) -> tuple[str, Any]:
@@ -50,7 +52,7 @@ def _call(job: Job, declared: registry.JobType | None) -> tuple[str, Any]:
         actor_label=f"{job.job_type} job",
         get_user=lambda: job.created_by,
     )
-    with context.acting(handler_context), runtime.running(job) as state, _heartbeat(state):
+    with context.acting(handler_context), runtime.running(job) as state, _heartbeat.watching(state):
         try:
             with _time_limit(job.timeout_seconds):
                 value = declared.task.call(**job.payload)
@@ -84,39 +86,62 @@ def _time_limit(seconds: int):
         signal.signal(signal.SIGALRM, previous)
 
 
-@contextmanager
-def _heartbeat(state: runtime.RunningJob):
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_beat, args=(state, stop), name=f"heartbeat-{state.job.pk}", daemon=True
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        state.flush()
+class _Heartbeat:
+    """One thread per worker process, looking after whichever job runs on the main thread:
+    it sends progress, notices cancel requests and renews the lease."""
+
+    def __init__(self) -> None:
+        self._state: runtime.RunningJob | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def watching(self, state: runtime.RunningJob):
+        with self._lock:
+            self._state = state
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                # Unsent progress dies with the attempt: its outcome tells the rest.
+                self._state = None
+
+    def _run(self) -> None:
+        watched, last_check, last_beat = None, 0.0, 0.0
+        while True:
+            time.sleep(TICK_SECONDS)
+            with self._lock:
+                state = self._state
+                if state is None:
+                    continue
+                if state is not watched:
+                    watched, last_check, last_beat = state, time.monotonic(), time.monotonic()
+                try:
+                    last_check, last_beat = _tick(state, last_check, last_beat)
+                except Exception as exc:
+                    logger.warning("heartbeat for job %s failed (%s); retrying", state.job.pk, exc)
+                    close_old_connections()
 
 
-def _beat(state: runtime.RunningJob, stop: threading.Event) -> None:
-    lease_every = max(1, round(settings.JOBS_LEASE_SECONDS / 3 / TICK_SECONDS))
-    ticks = 0
-    try:
-        while not stop.wait(TICK_SECONDS):
-            ticks += 1
-            try:
-                _tick(state, ticks, lease_every)
-            except Exception as exc:
-                logger.warning("heartbeat for job %s failed (%s); retrying", state.job.pk, exc)
-    finally:
-        connection.close()
-
-
-def _tick(state: runtime.RunningJob, ticks: int, lease_every: int) -> None:
+def _tick(state: runtime.RunningJob, last_check: float, last_beat: float) -> tuple[float, float]:
+    """Runs under the heartbeat's lock, so the attempt cannot end halfway through."""
     state.flush()
-    if ticks % CANCEL_CHECK_TICKS == 0 and services.cancel_was_requested(state.job):
-        state.cancel_requested.set()
-    if ticks % lease_every == 0 and not services.heartbeat(state.job):
-        logger.warning("job %s was taken back from this worker; asking it to stop", state.job.pk)
-        state.cancel_requested.set()
+    now = time.monotonic()
+    if now - last_check >= CANCEL_CHECK_SECONDS:
+        last_check = now
+        if services.cancel_was_requested(state.job):
+            state.cancel_requested.set()
+    if now - last_beat >= settings.JOBS_LEASE_SECONDS / 3:
+        last_beat = now
+        if not services.heartbeat(state.job):
+            logger.warning(
+                "job %s was taken back from this worker; asking it to stop", state.job.pk
+            )
+            state.cancel_requested.set()
+    return last_check, last_beat
+
+
+_heartbeat = _Heartbeat()

@@ -12,7 +12,6 @@ Outside a worker (a handler called directly, in a test or a shell) both are no-o
 
 import contextvars
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,9 +19,6 @@ from dataclasses import dataclass, field
 from jobs import services
 from jobs.models import Job
 from realtime import broadcast
-
-# Live progress is ephemeral and frequent; a dashboard needs no more than a few a second.
-PROGRESS_INTERVAL_SECONDS = 0.25
 
 
 class JobCancelled(Exception):
@@ -39,28 +35,24 @@ class JobTimeout(BaseException):
 
 @dataclass
 class RunningJob:
+    """The running job as its handler and the worker's heartbeat thread share it.
+
+    Progress is only noted here; the heartbeat thread saves and publishes the latest note
+    a few times a second, so a handler never waits on the database to report progress.
+    """
+
     job: Job
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _sent_at: float = 0.0
     _unsent: tuple[int, str] | None = None
 
     def report(self, percent: int, message: str) -> None:
-        percent = max(0, min(100, int(percent)))
         with self._lock:
-            due = percent == 100 or time.monotonic() - self._sent_at >= PROGRESS_INTERVAL_SECONDS
-            self._unsent = None if due else (percent, message)
-            if due:
-                self._sent_at = time.monotonic()
-        if due:
-            self._send(percent, message)
+            self._unsent = (max(0, min(100, int(percent))), message)
 
     def flush(self) -> None:
-        """Send a report the rate limit held back (called by the heartbeat)."""
         with self._lock:
             unsent, self._unsent = self._unsent, None
-            if unsent is not None:
-                self._sent_at = time.monotonic()
         if unsent is not None:
             self._send(*unsent)
 

@@ -95,12 +95,13 @@ def _lock_own(job: Job) -> Job | None:
     )
 
 
-def complete(job: Job, result: Any) -> bool:
+def complete(job: Job, result: Any) -> str | None:
+    """The attempt succeeded. Returns the new status, or None if the job was taken away."""
     with transaction.atomic():
         current = _lock_own(job)
         if current is None:
             logger.warning("job %s finished after it was taken away; result discarded", job.pk)
-            return False
+            return None
         current.status = JobStatus.COMPLETED
         current.result = result
         current.progress = 100
@@ -121,15 +122,15 @@ def error_entry(exc: BaseException, *, attempt: int) -> dict[str, Any]:
     }
 
 
-def fail_attempt(job: Job, error: dict[str, Any]) -> bool:
+def fail_attempt(job: Job, error: dict[str, Any]) -> str | None:
     """Record a failed attempt: schedule the next one after a backoff, or fail for good."""
     with transaction.atomic():
         current = _lock_own(job)
         if current is None:
             logger.warning("job %s failed after it was taken away; error discarded", job.pk)
-            return False
+            return None
         _record_failure(current, error)
-    return True
+    return current.status
 
 
 def _record_failure(job: Job, error: dict[str, Any]) -> None:
@@ -170,14 +171,14 @@ def _record_failure(job: Job, error: dict[str, Any]) -> None:
     job.save(update_fields=["errors", "heartbeat_at", "status", "finished_at", "run_after"])
 
 
-def cancelled_by_handler(job: Job) -> bool:
+def cancelled_by_handler(job: Job) -> str | None:
     """The handler stopped because cancellation was requested."""
     with transaction.atomic():
         current = _lock_own(job)
         if current is None:
-            return False
+            return None
         _mark_cancelled(current)
-    return True
+    return current.status
 
 
 def _mark_cancelled(job: Job) -> None:

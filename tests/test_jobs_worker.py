@@ -253,7 +253,7 @@ def test_a_job_whose_worker_stopped_heartbeating_is_recovered_once():
     assert job.errors[0]["type"] == "WorkerLost"
     assert services.recover_lost(lease_seconds=30) == 0
     # The lost worker coming back to life must not complete it a second time.
-    assert services.complete(claimed, {"late": True}) is False
+    assert services.complete(claimed, {"late": True}) is None
     job.refresh_from_db()
     assert job.status == JobStatus.RETRY_SCHEDULED and job.result is None
     assert actions(job) == ["create", "start", "retry"]
@@ -279,8 +279,12 @@ def test_a_stopping_worker_hands_back_its_job_without_counting_the_attempt():
 def test_progress_is_saved_while_the_job_runs():
     job = services.enqueue(registry.get("diagnostic"), {})
     claimed = services.claim(worker_id=WORKER, queues=["default"])
-    with runtime.running(claimed):
+    with runtime.running(claimed) as state:
+        runtime.report_progress(30, "three of ten")
         runtime.report_progress(40, "four of ten")
+        job.refresh_from_db()
+        assert job.progress == 0  # noted only; the heartbeat thread sends it
+        state.flush()
     job.refresh_from_db()
     assert (job.progress, job.progress_message) == (40, "four of ten")
     # Progress is not an audit event: no activity row for it.
