@@ -12,6 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from activity import context
+from activity import services as activity_services
+from activity.tracking import tracker_for
 from jobs import backoff, registry, wakeup
 from jobs.models import WAITING, Job, JobStatus
 
@@ -66,49 +68,65 @@ def claim(*, worker_id: str, queues: list[str]) -> Job | None:
         if job is None:
             return None
         with context.acting(replace(context.current(), request_id=f"job:{job.pk}")):
-            _start(job, worker_id=worker_id, now=now)
+            _apply(
+                job,
+                {"status__in": WAITING},
+                status=JobStatus.RUNNING,
+                attempts=job.attempts + 1,
+                worker_id=worker_id,
+                heartbeat_at=now,
+                started_at=job.started_at or now,
+                progress=0,
+                progress_message="",
+            )
     return job
 
 
-def _start(job: Job, *, worker_id: str, now) -> None:
-    job.status = JobStatus.RUNNING
-    job.attempts += 1
-    job.worker_id = worker_id
-    job.heartbeat_at = now
-    job.started_at = job.started_at or now
-    job.progress, job.progress_message = 0, ""
-    fields = ["status", "attempts", "worker_id", "heartbeat_at", "started_at", "progress"]
-    job.save(update_fields=[*fields, "progress_message"])
+def _apply(job: Job, guard: dict[str, Any], **changes: Any) -> bool:
+    """Change the job with one UPDATE that applies only while `guard` holds, and record it
+    in the activity log as the save it stands for.
+
+    A worker's answer must not overwrite a job that was taken from it meanwhile (its lease
+    ran out): `save()` cannot make that condition part of its UPDATE, so this does.
+    """
+    tracker = tracker_for(Job)
+    previous = activity_services.snapshot(tracker, job)
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, **guard).update(**changes):
+            return False
+        for name, value in changes.items():
+            setattr(job, name, value)
+        activity_services.record_save(tracker, job, previous=previous)
+    return True
 
 
-def _lock_own(job: Job) -> Job | None:
-    """The job, locked, if this worker's attempt still owns it (it may have been recovered)."""
-    return (
-        Job.objects.select_for_update()
-        .filter(
-            pk=job.pk,
-            status=JobStatus.RUNNING,
-            worker_id=job.worker_id,
-            attempts=job.attempts,
-        )
-        .first()
-    )
+def _owned(job: Job) -> dict[str, Any]:
+    """The guard for a worker's answer: the job is still running this very attempt."""
+    return {"status": JobStatus.RUNNING, "worker_id": job.worker_id, "attempts": job.attempts}
+
+
+def attempt(job_id: Any, *, worker_id: str, attempts: int) -> Job | None:
+    """A running attempt as its worker knew it, for answering on behalf of a lost process."""
+    return Job.objects.filter(
+        pk=job_id, status=JobStatus.RUNNING, worker_id=worker_id, attempts=attempts
+    ).first()
 
 
 def complete(job: Job, result: Any) -> str | None:
     """The attempt succeeded. Returns the new status, or None if the job was taken away."""
-    with transaction.atomic():
-        current = _lock_own(job)
-        if current is None:
-            logger.warning("job %s finished after it was taken away; result discarded", job.pk)
-            return None
-        current.status = JobStatus.COMPLETED
-        current.result = result
-        current.progress = 100
-        current.finished_at = timezone.now()
-        current.heartbeat_at = None
-        current.save(update_fields=["status", "result", "progress", "finished_at", "heartbeat_at"])
-    return True
+    finished = _apply(
+        job,
+        _owned(job),
+        status=JobStatus.COMPLETED,
+        result=result,
+        progress=100,
+        finished_at=timezone.now(),
+        heartbeat_at=None,
+    )
+    if not finished:
+        logger.warning("job %s finished after it was taken away; result discarded", job.pk)
+        return None
+    return job.status
 
 
 def error_entry(exc: BaseException, *, attempt: int) -> dict[str, Any]:
@@ -124,21 +142,19 @@ def error_entry(exc: BaseException, *, attempt: int) -> dict[str, Any]:
 
 def fail_attempt(job: Job, error: dict[str, Any]) -> str | None:
     """Record a failed attempt: schedule the next one after a backoff, or fail for good."""
-    with transaction.atomic():
-        current = _lock_own(job)
-        if current is None:
-            logger.warning("job %s failed after it was taken away; error discarded", job.pk)
-            return None
-        _record_failure(current, error)
-    return current.status
-
-
-def _record_failure(job: Job, error: dict[str, Any]) -> None:
-    job.errors = [*job.errors, error]
-    job.heartbeat_at = None
-    if job.attempts >= job.max_attempts:
-        job.status = JobStatus.FAILED
-        job.finished_at = timezone.now()
+    dead = job.attempts >= job.max_attempts
+    delay = 0.0 if dead else _retry_delay(job)
+    changes = {
+        "errors": [*job.errors, error],
+        "heartbeat_at": None,
+        "status": JobStatus.FAILED if dead else JobStatus.RETRY_SCHEDULED,
+        "finished_at": timezone.now() if dead else None,
+        "run_after": job.run_after if dead else timezone.now() + timedelta(seconds=delay),
+    }
+    if not _apply(job, _owned(job), **changes):
+        logger.warning("job %s failed after it was taken away; error discarded", job.pk)
+        return None
+    if dead:
         logger.error(
             "job %s (%s) failed for good after %d attempts; last error %s: %s. "
             "Fix the cause, then retry it: POST /api/v1/jobs/%s/retry/",
@@ -150,14 +166,6 @@ def _record_failure(job: Job, error: dict[str, Any]) -> None:
             job.pk,
         )
     else:
-        declared = registry.get(job.job_type)
-        delay = backoff.retry_delay(
-            job.attempts,
-            base=declared.backoff_base if declared else registry.BACKOFF_BASE_SECONDS,
-            cap=declared.backoff_cap if declared else registry.BACKOFF_CAP_SECONDS,
-        )
-        job.status = JobStatus.RETRY_SCHEDULED
-        job.run_after = timezone.now() + timedelta(seconds=delay)
         logger.warning(
             "job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1f s",
             job.pk,
@@ -168,17 +176,28 @@ def _record_failure(job: Job, error: dict[str, Any]) -> None:
             error["message"],
             delay,
         )
-    job.save(update_fields=["errors", "heartbeat_at", "status", "finished_at", "run_after"])
+    return job.status
+
+
+def _retry_delay(job: Job) -> float:
+    declared = registry.get(job.job_type)
+    return backoff.retry_delay(
+        job.attempts,
+        base=declared.backoff_base if declared else registry.BACKOFF_BASE_SECONDS,
+        cap=declared.backoff_cap if declared else registry.BACKOFF_CAP_SECONDS,
+    )
 
 
 def cancelled_by_handler(job: Job) -> str | None:
     """The handler stopped because cancellation was requested."""
-    with transaction.atomic():
-        current = _lock_own(job)
-        if current is None:
-            return None
-        _mark_cancelled(current)
-    return current.status
+    stopped = _apply(
+        job,
+        _owned(job),
+        status=JobStatus.CANCELLED,
+        finished_at=timezone.now(),
+        heartbeat_at=None,
+    )
+    return job.status if stopped else None
 
 
 def _mark_cancelled(job: Job) -> None:
@@ -279,8 +298,8 @@ def recover_lost(*, lease_seconds: float, limit: int = 100) -> int:
                 "message": f"worker {job.worker_id} stopped heartbeating during attempt {job.attempts}",
                 "traceback": "",
             }
-            _record_failure(job, error)
-            recovered += 1
+            if fail_attempt(job, error) is not None:
+                recovered += 1
         if recovered:
             wakeup.job_enqueued()
     return recovered
@@ -288,15 +307,16 @@ def recover_lost(*, lease_seconds: float, limit: int = 100) -> int:
 
 def release(job: Job) -> bool:
     """A worker shutting down hands back an attempt it could not finish; it does not count."""
-    with transaction.atomic():
-        current = _lock_own(job)
-        if current is None:
-            return False
-        current.status = JobStatus.PENDING
-        current.attempts -= 1
-        current.run_after = timezone.now()
-        current.heartbeat_at = None
-        current.save(update_fields=["status", "attempts", "run_after", "heartbeat_at"])
-        wakeup.job_enqueued()
+    handed_back = _apply(
+        job,
+        _owned(job),
+        status=JobStatus.PENDING,
+        attempts=job.attempts - 1,
+        run_after=timezone.now(),
+        heartbeat_at=None,
+    )
+    if not handed_back:
+        return False
+    wakeup.job_enqueued()
     logger.info("job %s returned to the queue by its stopping worker", job.pk)
     return True

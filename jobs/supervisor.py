@@ -26,7 +26,6 @@ from activity import context
 from activity import services as activity_services
 from activity.models import Action, Source
 from jobs import child, runtime, services, wakeup
-from jobs.models import Job
 from realtime import broadcast
 
 logger = logging.getLogger(__name__)
@@ -217,17 +216,13 @@ class Supervisor:
         self._slots[self._slots.index(slot)] = self._spawn(slot.number)
 
     def _fail(self, slot: _Slot, exc: BaseException) -> None:
+        """Answer for a child that can no longer answer for its job."""
         job_id, attempt, _ = slot.running
-        job = Job(pk=job_id, worker_id=slot.worker_id, attempts=attempt)
-        with context.acting(
-            context.ActivityContext(
-                source=Source.JOB,
-                request_id=f"job:{job_id}",
-                actor_label=f"worker {slot.worker_id}",
-            )
-        ):
-            services.fail_attempt(job, services.error_entry(exc, attempt=attempt))
         slot.running = None
+        with context.acting(_worker_context(slot.worker_id, job_id)):
+            job = services.attempt(job_id, worker_id=slot.worker_id, attempts=attempt)
+            if job is not None:
+                services.fail_attempt(job, services.error_entry(exc, attempt=attempt))
 
     def _enforce_hard_timeouts(self) -> None:
         now = time.monotonic()
@@ -275,13 +270,17 @@ class Supervisor:
             slot.process.join()
             if slot.running is not None:
                 job_id, attempt, _ = slot.running
-                with context.acting(
-                    context.ActivityContext(
-                        source=Source.JOB, actor_label=f"worker {slot.worker_id}"
-                    )
-                ):
-                    services.release(Job(pk=job_id, worker_id=slot.worker_id, attempts=attempt))
+                with context.acting(_worker_context(slot.worker_id, job_id)):
+                    job = services.attempt(job_id, worker_id=slot.worker_id, attempts=attempt)
+                    if job is not None:
+                        services.release(job)
             slot.conn.close()
         self._slots.clear()
         connection.close()
         logger.info("job worker %s stopped", self.name)
+
+
+def _worker_context(worker_id: str, job_id: str) -> context.ActivityContext:
+    return context.ActivityContext(
+        source=Source.JOB, request_id=f"job:{job_id}", actor_label=f"worker {worker_id}"
+    )
