@@ -9,20 +9,43 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+FLUSH_SECONDS = 0.25
+
 
 class _Pipe:
-    """The pipe to the supervisor, shared by the job's thread and its heartbeat thread."""
+    """The pipe to the supervisor, shared by the child's threads.
+
+    Every message says whether activity committed since the last one. Claiming and
+    answering for a job each commit and are at once followed by a message, so their
+    wake-ups travel free; a handler's own commits are flushed within a tick.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._lock = threading.Lock()
+        self._committed = False
 
     def send(self, *message: Any) -> None:
         with self._lock:
-            self._conn.send(message)
+            self._conn.send((self._committed, *message))
+            self._committed = False
+
+    def forward(self, kind: str, message: dict[str, Any] | None) -> None:
+        if kind == "activity":
+            with self._lock:
+                self._committed = True
+        else:
+            self.send("event", message)
+
+    def flush(self) -> None:
+        with self._lock:
+            committed = self._committed
+        if committed:
+            self.send("committed")
 
 
 def main(conn: Connection, worker_id: str, queues: list[str], poll_seconds: float) -> None:
@@ -33,12 +56,12 @@ def main(conn: Connection, worker_id: str, queues: list[str], poll_seconds: floa
     # Ctrl-C reaches the whole process group; stopping is the supervisor's call.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _exit_with_parent()
     pipe = _Pipe(conn)
+    _watch_parent(pipe)
 
     from realtime import broadcast
 
-    broadcast.forward_to(lambda kind, message: pipe.send("event", kind, message))
+    broadcast.forward_to(pipe.forward)
     with contextlib.suppress(EOFError, BrokenPipeError):  # the supervisor is gone
         _loop(conn, pipe, worker_id, queues, poll_seconds)
 
@@ -66,14 +89,17 @@ def _loop(
                 break
 
 
-def _exit_with_parent() -> None:
-    """A SIGKILLed supervisor cannot stop its children; they notice and go too. The lease
-    of a job they were running then expires and another worker recovers it."""
+def _watch_parent(pipe: _Pipe) -> None:
+    """Flush wake-ups a handler's commits left pending, and go with the supervisor: a
+    SIGKILLed one cannot stop its children. The lease of a job that was running then
+    expires and another worker recovers it."""
     parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
-            threading.Event().wait(0.5)
+            time.sleep(FLUSH_SECONDS)
+            with contextlib.suppress(OSError):
+                pipe.flush()
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

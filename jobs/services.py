@@ -14,7 +14,7 @@ from django.utils import timezone
 from activity import context
 from activity import services as activity_services
 from activity.tracking import tracker_for
-from jobs import backoff, registry, wakeup
+from jobs import backoff, registry, statements, wakeup
 from jobs.models import WAITING, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -59,18 +59,13 @@ def claim(*, worker_id: str, queues: list[str]) -> Job | None:
     """Take the next due job for this worker; other workers skip the row while we hold it."""
     now = timezone.now()
     with transaction.atomic():
-        job = (
-            Job.objects.select_for_update(skip_locked=True)
-            .filter(status__in=WAITING, queue_name__in=queues, run_after__lte=now)
-            .order_by("-priority", "run_after")
-            .first()
-        )
+        job = statements.next_due(queues, now)
         if job is None:
             return None
         with context.acting(replace(context.current(), request_id=f"job:{job.pk}")):
             _apply(
                 job,
-                {"status__in": WAITING},
+                {},  # the row is ours: locked on PostgreSQL, the one writer on SQLite
                 status=JobStatus.RUNNING,
                 attempts=job.attempts + 1,
                 worker_id=worker_id,
@@ -92,7 +87,7 @@ def _apply(job: Job, guard: dict[str, Any], **changes: Any) -> bool:
     tracker = tracker_for(Job)
     previous = activity_services.snapshot(tracker, job)
     with transaction.atomic():
-        if not Job.objects.filter(pk=job.pk, **guard).update(**changes):
+        if not statements.update(job, changes, guard):
             return False
         for name, value in changes.items():
             setattr(job, name, value)

@@ -66,6 +66,7 @@ class Supervisor:
         self._wake_writer.setblocking(False)
         self._listener: wakeup.PostgresListener | None = None
         self._next_recovery = 0.0
+        self._announce = False
         self._context = multiprocessing.get_context("spawn")
 
     def wake(self) -> None:
@@ -147,6 +148,9 @@ class Supervisor:
                 self._receive(slot)
             if not slot.process.is_alive():
                 self._replace(slot)
+        if self._announce:
+            self._announce = False
+            broadcast.announce_activity()
         self._enforce_hard_timeouts()
         self._recover_lost_jobs()
 
@@ -175,15 +179,13 @@ class Supervisor:
             pass
 
     def _handle(self, slot: _Slot, message: tuple) -> None:
-        kind = message[0]
+        committed, kind, *details = message
+        self._announce |= committed  # once per pass, however many children committed
         if kind == "event":
-            _, event_kind, payload = message
-            if event_kind == "activity":
-                broadcast.announce_activity()
-            else:
-                broadcast.publish_ephemeral(payload["topic"], payload["event"], payload["data"])
+            (event,) = details
+            broadcast.publish_ephemeral(event["topic"], event["event"], event["data"])
         elif kind == "busy":
-            _, job_id, attempt, timeout_seconds = message
+            job_id, attempt, timeout_seconds = details
             slot.running = (job_id, attempt, time.monotonic() + timeout_seconds)
             slot.idle = False
         elif kind == "idle":

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 1.0
 BACK_OFF_SECONDS = 5.0
 MAX_IN_FLIGHT = 10_000
+WAKE_INTERVAL_SECONDS = 0.005
 
 _broken_until = 0.0
 # Set in processes that hand their events to a parent to publish (job worker children).
@@ -66,8 +67,9 @@ class _Publisher:
     """An event loop on a daemon thread, started on first use, that talks to the layer.
 
     Announcements coalesce: a wake-up tells hubs to read everything committed so far, so
-    while one is waiting to be sent, further commits need no message of their own. Under a
-    burst of writes that is one publish per round trip to Redis, not one per write.
+    while one is waiting to be sent, further commits need no message of their own. Wake-ups
+    also keep WAKE_INTERVAL_SECONDS apart: under a burst of writes (or of finished jobs)
+    that is one publish per interval, not one per commit; a lone commit goes at once.
     """
 
     def __init__(self) -> None:
@@ -75,6 +77,7 @@ class _Publisher:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._wake_queued = False
+        self._last_wake = 0.0
 
     def announce(self) -> None:
         with self._lock:
@@ -101,6 +104,10 @@ class _Publisher:
         asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     async def _send_wake(self) -> None:
+        wait = self._last_wake + WAKE_INTERVAL_SECONDS - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_wake = time.monotonic()
         with self._lock:
             # Cleared before sending: a commit from now on needs (and queues) another wake.
             self._wake_queued = False

@@ -133,12 +133,14 @@ def manage_command(*args: str):
     return command
 
 
-def start_worker(env: dict[str, str], *args: str) -> subprocess.Popen:
-    """`manage.py run_jobs` in a session of its own (its output goes to the test's log)."""
+def start_worker(env: dict[str, str], *args: str, quiet: bool = False) -> subprocess.Popen:
+    """`manage.py run_jobs` in a session of its own (its log goes to ours unless quiet)."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_jobs", *args],
         cwd=ROOT,
         env=env,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
         start_new_session=True,
     )
 

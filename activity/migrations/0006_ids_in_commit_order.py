@@ -1,17 +1,24 @@
 from django.db import migrations
 
-# Each row is numbered when its transaction commits, under a lock held only for the
-# commit itself (inside the server, never across a round trip to the client), so ids
-# follow commit order. The number the INSERT drew is a placeholder nobody else sees.
+# Ids must follow commit order. As each transaction commits, under a lock held only for
+# the commit itself (inside the server, never across a round trip to the client), its
+# rows keep the id their INSERT drew if that is above every id committed so far (the mark),
+# and otherwise take a fresh one. Either way no reader ever saw the id before.
 CREATE = """
+CREATE SEQUENCE activity_log_committed_mark MINVALUE 0 START 0;
+
 CREATE FUNCTION activity_log_number_at_commit() RETURNS trigger AS $$
+DECLARE
+    final_id bigint := NEW.id;
 BEGIN
     PERFORM pg_advisory_xact_lock(7233001);
-    PERFORM set_config('activity.renumbering', 'on', true);
-    UPDATE activity_activitylog
-        SET id = nextval(pg_get_serial_sequence('activity_activitylog', 'id'))
-        WHERE id = NEW.id;
-    PERFORM set_config('activity.renumbering', 'off', true);
+    IF NEW.id <= (SELECT last_value FROM activity_log_committed_mark) THEN
+        final_id := nextval(pg_get_serial_sequence('activity_activitylog', 'id'));
+        PERFORM set_config('activity.renumbering', 'on', true);
+        UPDATE activity_activitylog SET id = final_id WHERE id = NEW.id;
+        PERFORM set_config('activity.renumbering', 'off', true);
+    END IF;
+    PERFORM setval('activity_log_committed_mark', final_id);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -38,6 +45,7 @@ $$ LANGUAGE plpgsql;
 DROP = """
 DROP TRIGGER IF EXISTS activity_log_number_at_commit ON activity_activitylog;
 DROP FUNCTION IF EXISTS activity_log_number_at_commit();
+DROP SEQUENCE IF EXISTS activity_log_committed_mark;
 
 CREATE OR REPLACE FUNCTION activity_log_append_only() RETURNS trigger AS $$
 BEGIN
