@@ -297,3 +297,27 @@ def test_an_unknown_job_type_fails_its_attempt_instead_of_crashing_the_worker():
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "no handler is registered" in job.errors[0]["message"]
+
+
+def test_each_transition_goes_out_as_its_named_event():
+    from realtime import events
+
+    job = enqueue("tests_always_fails", max_attempts=2)
+    run_next()
+    while timezone.now() < Job.objects.get(pk=job.pk).run_after:
+        time.sleep(0.02)
+    run_next()
+    services.retry(job)
+    services.cancel(job)
+    rows = ActivityLog.objects.filter(resource_id=str(job.pk)).order_by("id")
+    assert [events.event_name(row) for row in rows] == [
+        "job_created",
+        "job_started",
+        "job_retry",
+        "job_started",
+        "job_failed",
+        "job_retried",
+        "job_cancelled",
+    ]
+    failed = next(row for row in rows if row.action == "fail")
+    assert events.event_data(failed)["job"]["last_error"].startswith("builtins.ValueError")
