@@ -1,11 +1,8 @@
-import uuid
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,6 +11,7 @@ from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
+from episode_metadata.lookups import UUIDLookupMixin
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -42,7 +40,7 @@ def _flag(request: Request, name: str) -> bool:
     retrieve=extend_schema(parameters=[INCLUDE_DELETED]),
     destroy=extend_schema(parameters=[HARD], responses={204: None}),
 )
-class EpisodeViewSet(viewsets.ModelViewSet):
+class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     serializer_class = EpisodeSerializer
     filterset_class = EpisodeFilter
     queryset = Episode.objects.none()  # for the schema; requests use get_queryset()
@@ -66,16 +64,6 @@ class EpisodeViewSet(viewsets.ModelViewSet):
         if not self.request.user.is_staff:
             raise PermissionDenied(refusal)
         return True
-
-    def get_object(self) -> Episode:
-        raw_id = self.kwargs[self.lookup_field]
-        try:
-            uuid.UUID(raw_id)
-        except ValueError:
-            raise ValidationError({"id": [f"'{raw_id}' is not a valid UUID."]}) from None
-        episode = get_object_or_404(self.get_queryset(), pk=raw_id)
-        self.check_object_permissions(self.request, episode)
-        return episode
 
     def perform_create(self, serializer: EpisodeSerializer) -> None:
         serializer.instance = services.create_episode(

@@ -8,35 +8,36 @@ from jobs import selectors, services
 from jobs.models import Job, JobStatus
 
 
-class JobTypeFilter(admin.SimpleListFilter):
-    """The registered types: listing the table's distinct values would scan every job."""
+class _RegisteredFilter(admin.SimpleListFilter):
+    """Choices from the registered job types: listing the table's distinct values would
+    scan every job."""
 
+    def choices_from(self, types) -> list[str]:
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        return [(value, value) for value in sorted(set(self.choices_from(selectors.job_types())))]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value():
+            return queryset.filter(**{self.parameter_name: self.value()})
+        return queryset
+
+
+class JobTypeFilter(_RegisteredFilter):
     title = "job type"
     parameter_name = "job_type"
 
-    def lookups(self, request, model_admin):
-        return [(declared.name, declared.name) for declared in selectors.job_types()]
-
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
-        if self.value():
-            return queryset.filter(job_type=self.value())
-        return queryset
+    def choices_from(self, types) -> list[str]:
+        return [declared.name for declared in types]
 
 
-class QueueFilter(admin.SimpleListFilter):
-    """The queues registered types run on, for the same reason as the job type filter."""
-
+class QueueFilter(_RegisteredFilter):
     title = "queue"
     parameter_name = "queue_name"
 
-    def lookups(self, request, model_admin):
-        queues = sorted({declared.task.queue_name for declared in selectors.job_types()})
-        return [(queue, queue) for queue in queues]
-
-    def queryset(self, request, queryset: QuerySet) -> QuerySet:
-        if self.value():
-            return queryset.filter(queue_name=self.value())
-        return queryset
+    def choices_from(self, types) -> list[str]:
+        return [declared.task.queue_name for declared in types]
 
 
 def _jobs(count: int, kind: str = "") -> str:
@@ -91,25 +92,13 @@ class JobAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
     ]
-    # What the worker records, and what enqueueing fixed (the payload was checked against
-    # the type). Scheduling stays editable: queue, priority, run_after, limits, episode.
+    # Scheduling stays editable; the rest is what the worker records and what enqueueing
+    # fixed (the payload was checked against the type).
     readonly_fields = [
-        "id",
-        "job_type",
-        "payload",
-        "status",
-        "attempts",
-        "progress",
-        "progress_message",
-        "result",
-        "failed_attempts",
-        "created_by",
-        "worker_id",
-        "heartbeat_at",
-        "cancel_requested_at",
-        "created_at",
-        "started_at",
-        "finished_at",
+        name
+        for name in fields
+        if name
+        not in {"queue_name", "priority", "run_after", "max_attempts", "timeout_seconds", "episode"}
     ]
 
     @admin.display(description="attempts")

@@ -1,5 +1,9 @@
-"""Every change of a job's state. Each transition is one save, which the activity log
-records as the matching action (see `jobs.apps`), so the log and live events follow."""
+"""Every change of a job's state. Each transition is one write, which the activity log
+records as the action it stands for (see `jobs.tracking`), so the log and live events follow.
+
+What users do (enqueue, cancel, retry) saves through the ORM; a worker's own transitions
+are single guarded UPDATEs compiled once (`jobs.statements`), since they run for every job.
+"""
 
 import logging
 import traceback
@@ -295,8 +299,6 @@ def recover_lost(*, lease_seconds: float, limit: int = 100) -> int:
             }
             if fail_attempt(job, error) is not None:
                 recovered += 1
-        if recovered:
-            wakeup.job_enqueued()
     return recovered
 
 

@@ -63,6 +63,7 @@ class Supervisor:
         self._slots: list[_Slot] = []
         self._stopping = threading.Event()
         self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
         self._listener: wakeup.PostgresListener | None = None
         self._next_recovery = 0.0
@@ -155,7 +156,6 @@ class Supervisor:
         self._recover_lost_jobs()
 
     def _drain_wake_ups(self) -> None:
-        self._wake_reader.setblocking(False)
         try:
             while self._wake_reader.recv(4096):
                 pass

@@ -1,5 +1,4 @@
 import posixpath
-import uuid
 from collections.abc import Callable
 
 from django.core.files.storage import default_storage
@@ -8,13 +7,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, ValidationError
-from rest_framework.generics import get_object_or_404
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from episode_metadata.lookups import UUIDLookupMixin
 from jobs import selectors, services
 from jobs.filters import JobFilter
 from jobs.models import Job
@@ -59,7 +58,9 @@ class DownloadNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class JobViewSet(
+    UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Background jobs, readable by every signed-in user: the team shares one queue."""
 
     serializer_class = JobSerializer
@@ -72,16 +73,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_serializer_context(self) -> dict:
         # A traceback can run to 20,000 characters per attempt; a page of jobs goes without them.
         return {**super().get_serializer_context(), WITHOUT_TRACEBACKS: self.action == "list"}
-
-    def get_object(self) -> Job:
-        raw_id = self.kwargs[self.lookup_field]
-        try:
-            uuid.UUID(raw_id)
-        except ValueError:
-            raise ValidationError({"id": [f"'{raw_id}' is not a valid UUID."]}) from None
-        job = get_object_or_404(self.get_queryset(), pk=raw_id)
-        self.check_object_permissions(self.request, job)
-        return job
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:

@@ -321,3 +321,16 @@ def test_each_transition_goes_out_as_its_named_event():
     ]
     failed = next(row for row in rows if row.action == "fail")
     assert events.event_data(failed)["job"]["last_error"].startswith("builtins.ValueError")
+
+
+def test_a_starting_worker_announces_itself_on_the_jobs_topic():
+    from jobs.supervisor import Supervisor
+    from realtime import events, topics
+
+    Supervisor(concurrency=3, queues=["default", "exports"])._announce_start()
+
+    row = ActivityLog.objects.get(resource_type="job_processor")
+    assert events.event_name(row) == "job_processor_started"
+    assert "jobs" in topics.topics_of(row.resource_type, row.resource_id, row.episode_id)
+    announced = events.event_data(row)["job_processor"]
+    assert announced["concurrency"] == 3 and announced["queues"] == ["default", "exports"]

@@ -1,0 +1,21 @@
+"""Looking up a resource by its UUID in the URL, as every detail route of the API does."""
+
+import uuid
+
+from django.db.models import Model
+from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import ValidationError
+
+
+class UUIDLookupMixin:
+    """A malformed id is the client's mistake (400 naming it), not a missing resource."""
+
+    def get_object(self) -> Model:
+        raw_id = self.kwargs[self.lookup_field]
+        try:
+            uuid.UUID(raw_id)
+        except ValueError:
+            raise ValidationError({"id": [f"'{raw_id}' is not a valid UUID."]}) from None
+        found = get_object_or_404(self.get_queryset(), pk=raw_id)
+        self.check_object_permissions(self.request, found)
+        return found
