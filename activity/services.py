@@ -79,7 +79,7 @@ def record_save(
         instance, {f.attname: loaded[f.attname] for f in tracker.fields() if f.attname in loaded}
     )
     if previous is None:
-        return record(tracker, instance, action=Action.CREATE, changes=current)
+        return record(tracker, instance, action=tracker.create_action, changes=current)
     changes = {
         name: [previous[name], value]
         for name, value in current.items()

@@ -28,6 +28,8 @@ class Tracker:
     # Names the action an update stands for (a job moving to `completed` is `complete`);
     # None falls back to update, or to delete/restore through `soft_delete_field`.
     action_for: Callable[[dict[str, list]], str | None] = lambda changes: None
+    # What a new row stands for: a file's creation is its upload.
+    create_action: str = "create"
 
     def fields(self) -> list[models.Field]:
         return [f for f in self.model._meta.concrete_fields if f.name not in self.exclude]

@@ -160,6 +160,22 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# Uploads are written to disk as they arrive, next to MEDIA_ROOT so that storing one is a
+# rename, never a copy; nothing but the current chunk is held in memory.
+FILE_UPLOAD_TEMP_DIR = Path(env_str("FILE_UPLOAD_TEMP_DIR") or VAR_DIR / "uploads")
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_PERMISSIONS = 0o640
+_MB = 1024 * 1024
+FILES_MAX_BYTES = {
+    "video": env_int("FILES_MAX_VIDEO_MB", 10 * 1024) * _MB,
+    "image": env_int("FILES_MAX_IMAGE_MB", 25) * _MB,
+    "script": env_int("FILES_MAX_SCRIPT_MB", 5) * _MB,
+    "other": env_int("FILES_MAX_OTHER_MB", 100) * _MB,
+}
+# A deleted file's bytes stay this long before the cleanup job removes them.
+FILES_PURGE_AFTER_HOURS = env_float("FILES_PURGE_AFTER_HOURS", 24.0)
+FFPROBE = env_str("FFPROBE", "ffprobe")
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from episodes.models import Episode
+from episodes.models import Composition, Episode, EpisodeFile
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -43,3 +43,33 @@ class EpisodeAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(EpisodeFile)
+class EpisodeFileAdmin(admin.ModelAdmin):
+    """Files are uploaded through the API; here staff find them, and clear `deleted at` to
+    bring back one deleted by mistake before its bytes are purged."""
+
+    list_display = ["original_name", "episode", "kind", "size", "uploaded_by", "created_at"]
+    list_filter = ["kind", DeletedFilter, "created_at"]
+    search_fields = ["original_name", "sha256", "=id", "=episode__id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["episode", "uploaded_by"]
+    readonly_fields = [
+        field.name for field in EpisodeFile._meta.fields if field.name != "deleted_at"
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Composition)
+class CompositionAdmin(admin.ModelAdmin):
+    list_display = ["name", "episode", "layout", "status", "is_primary", "version", "updated_at"]
+    list_filter = ["status", "layout", "is_primary"]
+    search_fields = ["name", "=id", "=episode__id"]
+    list_select_related = ["episode"]
+    readonly_fields = [field.name for field in Composition._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -6,22 +6,6 @@ class EpisodesConfig(AppConfig):
     verbose_name = "Episodes"
 
     def ready(self) -> None:
-        from activity.tracking import track
-        from episodes.models import Episode
+        from episodes.tracking import track_models
 
-        track(
-            Episode,
-            resource_type="episode",
-            exclude=frozenset({"updated_at"}),
-            episode=lambda episode: episode.pk,
-            soft_delete_field="deleted_at",
-            summary_fields=(
-                "id",
-                "title",
-                "status",
-                "season_number",
-                "episode_number",
-                "air_date",
-                "deleted_at",
-            ),
-        )
+        track_models()

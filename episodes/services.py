@@ -1,5 +1,6 @@
 """Writes to episodes: the rules every caller (API, jobs, commands) must follow in one place."""
 
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -8,7 +9,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from episodes import selectors
-from episodes.models import Episode
+from episodes.files import services as file_services
+from episodes.models import Episode, EpisodeFile
 
 NUMBER_TAKEN = "A live episode already has this season and episode number."
 
@@ -71,4 +73,7 @@ def restore_episode(episode: Episode, *, user: AbstractBaseUser) -> Episode:
 
 @transaction.atomic
 def hard_delete_episode(episode: Episode) -> None:
+    """Delete the episode with everything hanging off it, stored bytes included."""
+    stored = list(EpisodeFile.objects.filter(episode=episode).values_list("file", flat=True))
     episode.delete()
+    transaction.on_commit(partial(file_services.remove_stored, stored))

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from activity import context
 from episodes import exports
+from episodes.files import tasks as file_tasks  # noqa: F401 - registers the files' job types
 from jobs import runtime
 from jobs.registry import job_type
 

@@ -9,7 +9,10 @@ import uuid
 from django.db.models import Q
 
 # Resource types each collection topic carries; apps add theirs as they gain live events.
-COLLECTIONS: dict[str, set[str]] = {"episodes": {"episode"}, "jobs": {"job", "job_processor"}}
+COLLECTIONS: dict[str, set[str]] = {
+    "episodes": {"episode", "file", "composition"},
+    "jobs": {"job", "job_processor"},
+}
 MAX_TOPICS = 100
 
 

@@ -1,0 +1,54 @@
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from episode_metadata.auth.serializers import UserSummarySerializer
+from episodes.models import EpisodeFile
+
+
+class EpisodeFileSerializer(serializers.ModelSerializer):
+    uploaded_by = UserSummarySerializer(read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EpisodeFile
+        fields = [
+            "id",
+            "episode",
+            "original_name",
+            "kind",
+            "content_type",
+            "size",
+            "sha256",
+            "metadata",
+            "uploaded_by",
+            "created_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_download_url(self, episode_file: EpisodeFile) -> str:
+        path = reverse(
+            "episode-file-download",
+            kwargs={"episode_pk": str(episode_file.episode_id), "pk": str(episode_file.pk)},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+
+class UploadSerializer(serializers.Serializer):
+    """The multipart form of an upload; the file itself is received by the upload handler."""
+
+    file = serializers.FileField(help_text="The file's bytes; its part's content type is checked.")
+
+
+class UploadedSerializer(EpisodeFileSerializer):
+    metadata_job = serializers.UUIDField(
+        read_only=True, help_text="The job reading the file's metadata; follow it on job:<id>."
+    )
+
+    class Meta(EpisodeFileSerializer.Meta):
+        fields = [*EpisodeFileSerializer.Meta.fields, "metadata_job"]
+        read_only_fields = fields

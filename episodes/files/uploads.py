@@ -1,0 +1,95 @@
+"""Receiving an upload: written to a temporary file chunk by chunk, hashed and measured on
+the way, and stopped as soon as it passes the size limit of the kind it claims to be."""
+
+import hashlib
+
+from django.conf import settings
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from episodes.files import sniffing
+
+UPLOAD_FIELD = "file"
+
+
+class FileTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "file_too_large"
+
+
+def limit_for(kind: str) -> int:
+    return settings.FILES_MAX_BYTES[kind]
+
+
+def largest_limit() -> int:
+    return max(settings.FILES_MAX_BYTES.values())
+
+
+def too_large(kind: str | None) -> FileTooLarge:
+    if kind is None:
+        return FileTooLarge({"file": [f"The limit for any file is {_megabytes(largest_limit())}."]})
+    return FileTooLarge({"file": [f"The limit for {kind} files is {_megabytes(limit_for(kind))}."]})
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+class ReceivedFile(TemporaryUploadedFile):
+    """An upload on disk, with what was learnt while receiving it."""
+
+    sha256: str
+    head: bytes
+    claimed: str
+
+
+class EpisodeFileUploadHandler(FileUploadHandler):
+    chunk_size = 256 * 1024
+
+    def new_file(
+        self,
+        field_name,
+        file_name,
+        content_type,
+        content_length,
+        charset=None,
+        content_type_extra=None,
+    ):
+        super().new_file(
+            field_name, file_name, content_type, content_length, charset, content_type_extra
+        )
+        if field_name != UPLOAD_FIELD:
+            raise SkipFile
+        self.claimed = sniffing.claimed_type(content_type, file_name)
+        kind = sniffing.kind_of(self.claimed) if self.claimed else None
+        # Until the bytes say otherwise, the claimed kind sets the limit.
+        self.limit_kind = kind
+        self.limit = limit_for(kind) if kind else largest_limit()
+        self.received = 0
+        self.hasher = hashlib.sha256()
+        self.head = bytearray()
+        self.file = ReceivedFile(file_name, content_type, 0, charset, self.content_type_extra)
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.file.close()
+            raise too_large(self.limit_kind)
+        if len(self.head) < sniffing.HEAD_BYTES:
+            self.head += raw_data[: sniffing.HEAD_BYTES - len(self.head)]
+        self.hasher.update(raw_data)
+        self.file.write(raw_data)
+
+    def file_complete(self, file_size: int) -> ReceivedFile:
+        self.file.seek(0)
+        self.file.size = file_size
+        self.file.sha256 = self.hasher.hexdigest()
+        self.file.head = bytes(self.head)
+        self.file.claimed = self.claimed
+        return self.file
+
+    def upload_interrupted(self) -> None:
+        if hasattr(self, "file"):
+            self.file.close()

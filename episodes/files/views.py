@@ -1,0 +1,124 @@
+import uuid
+from functools import cached_property
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from episode_metadata.lookups import UUIDLookupMixin
+from episodes import selectors as episode_selectors
+from episodes.files import downloads, selectors, services, uploads
+from episodes.files.filters import EpisodeFileFilter
+from episodes.files.serializers import EpisodeFileSerializer, UploadedSerializer, UploadSerializer
+from episodes.models import Episode, EpisodeFile
+
+EPISODE_ID = OpenApiParameter("episode_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
+# Room for the multipart boundaries and headers around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@extend_schema(parameters=[EPISODE_ID])
+class EpisodeFileViewSet(
+    UUIDLookupMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """An episode's files. Uploads stream to storage; deleting hides a file at once."""
+
+    serializer_class = EpisodeFileSerializer
+    filterset_class = EpisodeFileFilter
+    queryset = EpisodeFile.objects.none()  # for the schema; requests use get_queryset()
+    parser_classes = [MultiPartParser]  # the one request with a body is an upload
+
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        # Before authentication: a session's CSRF check already reads the form.
+        if self.action == "create":
+            self._refuse_oversized(request)
+            request._request.upload_handlers = [uploads.EpisodeFileUploadHandler(request._request)]
+        super().initial(request, *args, **kwargs)
+
+    def _refuse_oversized(self, request: Request) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > uploads.largest_limit() + MULTIPART_OVERHEAD:
+            raise uploads.too_large(None)
+
+    @cached_property
+    def episode(self) -> Episode:
+        raw_id = self.kwargs["episode_pk"]
+        try:
+            uuid.UUID(raw_id)
+        except ValueError:
+            raise NotFound("No episode has this id.") from None
+        return get_object_or_404(episode_selectors.episode_list(), pk=raw_id)
+
+    def get_queryset(self):
+        return selectors.file_list(episode_id=self.episode.pk)
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={
+            201: UploadedSerializer,
+            400: OpenApiResponse(description="Empty file, or content unlike its content type."),
+            413: OpenApiResponse(description="Larger than its kind's limit."),
+        },
+    )
+    def create(self, request: Request, episode_pk: str) -> Response:
+        episode = self.episode  # a missing episode is a 404 before any byte is kept
+        received = request.FILES.get(uploads.UPLOAD_FIELD)
+        if not isinstance(received, uploads.ReceivedFile):
+            raise ValidationError({"file": ["No file was submitted in the `file` field."]})
+        episode_file, job = services.upload_file(
+            episode=episode, user=request.user, received=received
+        )
+        episode_file.metadata_job = job.pk
+        data = UploadedSerializer(episode_file, context=self.get_serializer_context()).data
+        location = reverse(
+            "episode-file-detail", kwargs={"episode_pk": episode_pk, "pk": str(episode_file.pk)}
+        )
+        return Response(
+            data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": request.build_absolute_uri(location)},
+        )
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance: EpisodeFile) -> None:
+        user = self.request.user
+        if instance.uploaded_by_id != user.pk and not user.is_staff:
+            raise PermissionDenied("Only the uploader or staff can delete this file.")
+        services.delete_file(instance, user=user)
+
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            206: OpenApiResponse(description="The byte range asked for."),
+            302: OpenApiResponse(description="To a signed URL of remote storage."),
+        }
+    )
+    @action(detail=True)
+    def download(self, request: Request, episode_pk: str, pk: str) -> HttpResponse:
+        episode_file = self.get_object()
+        response = downloads.file_response(request._request, episode_file)
+        # A player fetching a video in ranges is one download, counted at its first byte.
+        starts_at_zero = not response.has_header("Content-Range") or response.get(
+            "Content-Range", ""
+        ).startswith("bytes 0-")
+        if request.method == "GET" and response.status_code < 400 and starts_at_zero:
+            services.record_download(episode_file)
+        return response
