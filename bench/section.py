@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from knox.models import AuthToken
 
-from bench import fanout, jobs, servers, writes
+from bench import fanout, jobs, servers, uploads, writes
 from tests.service_process import Server
 
 FAN_OUT_CLIENTS = (100, 1000, 5000)
@@ -38,6 +38,9 @@ def main(compare_servers: bool) -> None:
             say(line)
     for line in jobs.latency(env, token):
         say(line)
+    if connection.vendor == "sqlite":  # files go to the same storage on both
+        for line in uploads.large_file(env, token):
+            say(line)
     server = Server(env).start()
     try:
         for clients in FAN_OUT_CLIENTS:

@@ -160,6 +160,25 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# S3 or a compatible store (MinIO, R2, ...) instead of MEDIA_ROOT, through django-storages,
+# installed apart: pip install "django-storages[s3]==1.14.6". Credentials come from boto3's
+# usual variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). Downloads then redirect to
+# short-lived signed URLs, and the bytes never pass through the service.
+S3_BUCKET = env_str("S3_BUCKET")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "region_name": env_str("S3_REGION") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env_int("S3_URL_EXPIRE_SECONDS", 300),
+            "file_overwrite": False,
+        },
+    }
+
 # Uploads are written to disk as they arrive, next to MEDIA_ROOT so that storing one is a
 # rename, never a copy; nothing but the current chunk is held in memory.
 FILE_UPLOAD_TEMP_DIR = Path(env_str("FILE_UPLOAD_TEMP_DIR") or VAR_DIR / "uploads")

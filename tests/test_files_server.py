@@ -13,13 +13,12 @@ import pytest
 
 from tests.service_database import ServiceDatabase
 from tests.service_process import Server, create_token, manage_command
+from tests.streaming_upload import multipart_stream, peak_rss
 
 pytestmark = pytest.mark.server
 
 MB = 1024 * 1024
 UPLOAD_MB = 200
-# An MP4 file's first box: enough for the content check to see a video.
-MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 # How much the server may grow while 200 MB pass through it: a few chunks and buffers.
 MEMORY_GROWTH_LIMIT = 48 * MB
 
@@ -32,12 +31,6 @@ def served(tmp_path):
     yield server, token
     server.stop()
     database.drop()
-
-
-def peak_rss(server: Server) -> int:
-    with open(f"/proc/{server.process.pid}/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) * 1024
 
 
 def request(server: Server, token: str, method: str, path: str, body=None, headers=None):
@@ -54,31 +47,6 @@ def json_request(server, token, method, path, payload=None) -> dict:
     connection, response = request(server, token, method, path, body, headers)
     with closing(connection):
         return json.loads(response.read())
-
-
-def multipart_stream(boundary: str, size: int, digest) -> tuple[int, object]:
-    """A multipart body with one `file` part of `size` bytes, made as it is sent."""
-    before = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="file"; filename="rushes.mp4"\r\n'
-        "Content-Type: video/mp4\r\n\r\n"
-    ).encode()
-    after = f"\r\n--{boundary}--\r\n".encode()
-
-    def chunks():
-        yield before
-        digest.update(MP4_HEAD)
-        yield MP4_HEAD
-        remaining = size - len(MP4_HEAD)
-        block = bytes(range(256)) * 4096  # 1 MB
-        while remaining > 0:
-            piece = block[: min(len(block), remaining)]
-            digest.update(piece)
-            remaining -= len(piece)
-            yield piece
-        yield after
-
-    return len(before) + size + len(after), chunks()
 
 
 def test_a_200_mb_upload_and_download_keep_the_server_memory_flat(served):

@@ -28,6 +28,7 @@ print(json.dumps({
     "allowed_hosts": settings.ALLOWED_HOSTS,
     "cors": settings.CORS_ALLOWED_ORIGINS,
     "media_root": str(settings.MEDIA_ROOT),
+    "storage": settings.STORAGES["default"],
 }, default=str))
 """
 
@@ -39,6 +40,8 @@ CONFIG_NAMES = [
     "ALLOWED_HOSTS",
     "CORS_ALLOWED_ORIGINS",
     "MEDIA_ROOT",
+    "S3_BUCKET",
+    "S3_ENDPOINT_URL",
 ]
 
 
@@ -150,6 +153,18 @@ def test_lists_and_paths_from_environment(tmp_path):
     assert config["cors"] == ["https://app.example.com"]
     assert config["media_root"] == str(tmp_path / "media")
     assert config["secret_key"] == "from-env"
+
+
+def test_files_go_to_media_root_unless_a_bucket_is_named(tmp_path):
+    local = load(tmp_path)
+    remote = load(tmp_path, S3_BUCKET="rushes", S3_ENDPOINT_URL="https://s3.example.com")
+
+    assert local["storage"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    assert remote["storage"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert remote["storage"]["OPTIONS"]["bucket_name"] == "rushes"
+    assert remote["storage"]["OPTIONS"]["endpoint_url"] == "https://s3.example.com"
+    assert remote["storage"]["OPTIONS"]["querystring_auth"] is True
+    assert remote["storage"]["OPTIONS"]["default_acl"] == "private"
 
 
 @pytest.mark.django_db

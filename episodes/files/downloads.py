@@ -4,11 +4,12 @@ Local storage is streamed by the service; a remote store (S3) is left to serve i
 bytes, through a redirect to the signed URL it hands out.
 """
 
+import inspect
 import re
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
-from django.core.files.storage import FileSystemStorage, default_storage, storages
+from django.core.files.storage import FileSystemStorage, Storage, default_storage, storages
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import content_disposition_header
@@ -25,8 +26,9 @@ class UnsatisfiableRange(ValueError):
 
 def file_response(request: HttpRequest, episode_file: EpisodeFile) -> HttpResponse:
     name = episode_file.file.name
-    if not isinstance(storages["default"], FileSystemStorage):
-        return HttpResponseRedirect(default_storage.url(name))
+    storage = storages["default"]
+    if not isinstance(storage, FileSystemStorage):
+        return HttpResponseRedirect(_remote_url(storage, episode_file))
     size = episode_file.size
     try:
         start, end = _requested_range(request, episode_file)
@@ -49,6 +51,17 @@ def file_response(request: HttpRequest, episode_file: EpisodeFile) -> HttpRespon
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private"
     return response
+
+
+def _remote_url(storage: Storage, episode_file: EpisodeFile) -> str:
+    """S3 signs response headers into its URLs: the download keeps its name and type."""
+    if "parameters" not in inspect.signature(storage.url).parameters:
+        return storage.url(episode_file.file.name)
+    headers = {
+        "ResponseContentDisposition": content_disposition_header(True, episode_file.original_name),
+        "ResponseContentType": episode_file.content_type,
+    }
+    return storage.url(episode_file.file.name, parameters=headers)
 
 
 def _requested_range(request: HttpRequest, episode_file: EpisodeFile) -> tuple[int, int]:
