@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from activity import context
 from episodes import exports
+from episodes.compositions import tasks as composition_tasks  # noqa: F401 - registers its job type
 from episodes.files import tasks as file_tasks  # noqa: F401 - registers the files' job types
 from jobs import runtime
 from jobs.registry import job_type

@@ -1,5 +1,6 @@
 from rest_framework.routers import DefaultRouter
 
+from episodes.compositions.views import CompositionViewSet
 from episodes.files.views import EpisodeFileViewSet
 from episodes.views import EpisodeViewSet
 
@@ -8,6 +9,7 @@ router.include_root_view = False
 # Script writers forget slashes; a missing one must not turn into a 404.
 router.trailing_slash = "/?"
 router.register("episodes", EpisodeViewSet, basename="episode")
+router.register("compositions", CompositionViewSet, basename="composition")
 router.register(
     r"episodes/(?P<episode_pk>[^/.]+)/files", EpisodeFileViewSet, basename="episode-file"
 )

@@ -1,0 +1,111 @@
+from rest_framework import serializers
+
+from episode_metadata.auth.serializers import UserSummarySerializer
+from episodes import selectors as episode_selectors
+from episodes.compositions.layouts import FORMATS, LAYOUTS
+from episodes.models import MAX_COMPOSITION_ASSETS, Composition, CompositionVersion
+
+MAX_VERSION = 2_147_483_647
+
+
+def _repeated(values: list[str]) -> list[str]:
+    return sorted({value for value in values if values.count(value) > 1})
+
+
+class CompositionSerializer(serializers.ModelSerializer):
+    """The content is checked here for shape; whether the assets fit the layout and are
+    live images of the episode is the service's rule, since a revert must pass it too."""
+
+    episode = serializers.PrimaryKeyRelatedField(
+        queryset=episode_selectors.episode_list(),
+        pk_field=serializers.UUIDField(),
+        error_messages={"does_not_exist": 'No live episode has the id "{pk_value}".'},
+        help_text="The episode whose images it lays out; fixed once created.",
+    )
+    layout = serializers.ChoiceField(
+        choices=list(LAYOUTS),
+        error_messages={
+            "invalid_choice": f'"{{input}}" is not a layout. Layouts: {", ".join(LAYOUTS)}.'
+        },
+    )
+    assets = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_COMPOSITION_ASSETS,
+        help_text="Ids of image files of the episode, in the layout's order.",
+    )
+    formats = serializers.ListField(
+        child=serializers.ChoiceField(
+            choices=list(FORMATS),
+            error_messages={
+                "invalid_choice": f'"{{input}}" is not a format. Formats: {", ".join(FORMATS)}.'
+            },
+        ),
+        allow_empty=False,
+        error_messages={"empty": "At least one format is required."},
+        help_text="The output formats a render makes.",
+    )
+    created_by = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Composition
+        fields = [
+            "id",
+            "episode",
+            "name",
+            "layout",
+            "assets",
+            "formats",
+            "status",
+            "is_primary",
+            "version",
+            "rendered_version",
+            "renders",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "is_primary",
+            "version",
+            "rendered_version",
+            "renders",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "status": {"help_text": "Changed by the approve and publish actions only."},
+            "is_primary": {"help_text": "Set by the make-primary action."},
+            "rendered_version": {"help_text": "The version the latest completed render drew."},
+            "renders": {"help_text": "The file id the latest render made, by format."},
+        }
+
+    def validate_assets(self, value: list) -> list[str]:
+        assets = [str(asset) for asset in value]
+        repeated = _repeated(assets)
+        if repeated:
+            raise serializers.ValidationError(f"Assets must be distinct; repeated: {repeated}.")
+        return assets
+
+    def validate_formats(self, value: list[str]) -> list[str]:
+        repeated = _repeated(value)
+        if repeated:
+            raise serializers.ValidationError(f"Formats must be distinct; repeated: {repeated}.")
+        return value
+
+
+class CompositionVersionSerializer(serializers.ModelSerializer):
+    created_by = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = CompositionVersion
+        fields = ["version", "snapshot", "created_by", "created_at"]
+        read_only_fields = fields
+        extra_kwargs = {"snapshot": {"help_text": "name, layout, assets and formats."}}
+
+
+class RevertSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1, max_value=MAX_VERSION, help_text="The version whose content to restore."
+    )
