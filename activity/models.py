@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.lookups import Exact
 from django.utils import timezone
+
+from episodes.db_functions import JSONType
 
 
 class Action(models.TextChoices):
@@ -92,3 +95,131 @@ class RetentionMark(models.Model):
 
     def __str__(self) -> str:
         return f"activity pruned through #{self.pruned_through}"
+
+
+class NotificationType(models.TextChoices):
+    EPISODE_CREATED = "episode_created"
+    EPISODE_UPDATED = "episode_updated"
+    EPISODE_DELETED = "episode_deleted"
+    JOB_COMPLETED = "job_completed"
+    JOB_FAILED = "job_failed"
+    FILE_UPLOADED = "file_uploaded"
+    COMPOSITION_PUBLISHED = "composition_published"
+    ANNOUNCEMENT = "announcement"
+
+
+class Priority(models.TextChoices):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Notification(models.Model):
+    """A message for one user about a change that concerns them, or a staff announcement."""
+
+    id = models.BigAutoField(primary_key=True)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    type = models.CharField(max_length=32, choices=NotificationType.choices)
+    title = models.CharField(max_length=200)
+    message = models.TextField(blank=True, default="")
+    # Links: the resource, its episode, and the activity row behind the notification.
+    data = models.JSONField(default=dict, blank=True)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    # Not a foreign key: pruning the log must not touch the notifications it caused.
+    activity_id = models.BigIntegerField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=NotificationType.values), name="notification_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="notification_priority_valid"
+            ),
+            models.CheckConstraint(condition=~Q(title=""), name="notification_title_not_blank"),
+            # Each activity row notifies a user once, however often it is processed.
+            models.UniqueConstraint(
+                fields=["recipient", "activity_id"],
+                condition=Q(activity_id__isnull=False),
+                name="notification_once_per_activity",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-id"], name="notification_inbox_idx"),
+            # The unread count and the `unread` filter read only this, however long the inbox.
+            models.Index(
+                fields=["recipient", "-id"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+            models.Index(fields=["recipient", "type", "-id"], name="notification_type_idx"),
+            models.Index(fields=["expires_at"], name="notification_expires_idx"),
+            models.Index(fields=["read_at"], name="notification_read_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NotificationPreference(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="notification_preference",
+    )
+    muted_types = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Exact(JSONType("muted_types"), "array"),
+                name="notification_preference_muted_is_list",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"notification preferences of {self.user_id}"
+
+
+class Follow(models.Model):
+    """A user asking to hear about every change to an episode."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follows"
+    )
+    episode = models.ForeignKey(
+        "episodes.Episode", on_delete=models.CASCADE, related_name="followers"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["episode", "user"], name="follow_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows {self.episode_id}"
+
+
+class NotificationCursor(models.Model):
+    """How far the activity log has been turned into notifications."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_activity_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="notification_cursor_single_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"notified through activity #{self.last_activity_id}"

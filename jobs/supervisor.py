@@ -2,7 +2,8 @@
 
 The supervisor spawns the children (`jobs.child`), wakes idle ones when work arrives,
 publishes the live events they forward, takes back jobs of workers that died anywhere
-(`services.recover_lost`), kills a child whose job ignores its timeout, and on stop lets
+(`services.recover_lost`), makes notifications from the activity log
+(`activity.notifications.runner`), kills a child whose job ignores its timeout, and on stop lets
 running jobs finish within a grace period before handing the rest back to the queue.
 
 It runs as `manage.py run_jobs`, or inside the server process with `manage.py serve`
@@ -25,6 +26,7 @@ from django.db import close_old_connections, connection, transaction
 from activity import context
 from activity import services as activity_services
 from activity.models import Action, Source
+from activity.notifications.runner import Notifier
 from jobs import child, runtime, services, wakeup
 from realtime import broadcast
 
@@ -69,11 +71,17 @@ class Supervisor:
         self._next_recovery = 0.0
         self._announce = False
         self._context = multiprocessing.get_context("spawn")
+        self._notifier = Notifier(poll_seconds=settings.JOBS_POLL_SECONDS, nudge=self._nudge)
 
     def wake(self) -> None:
         """Safe from any thread: something is waiting to run."""
         with contextlib.suppress(OSError):  # full: a wake-up is pending already
             self._wake_writer.send(b"w")
+
+    def _nudge(self) -> None:
+        """Wake the loop itself, not the children: there is activity to notify about."""
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"n")
 
     def stop(self) -> None:
         """Safe from any thread and from a signal handler: stop claiming and shut down."""
@@ -92,6 +100,7 @@ class Supervisor:
         for number in range(self.concurrency):
             self._slots.append(self._spawn(number))
         wakeup.listen_locally(self.wake)
+        self._notifier.start()
         if connection.vendor == "postgresql":
             self._listener = wakeup.PostgresListener(self.wake).start()
         self._announce_start()
@@ -141,8 +150,7 @@ class Supervisor:
         waitables = [self._wake_reader, *(slot.conn for slot in self._slots)]
         waitables += [slot.process.sentinel for slot in self._slots]
         ready = wait(waitables, timeout=1.0)
-        if self._wake_reader in ready:
-            self._drain_wake_ups()
+        if self._wake_reader in ready and b"w" in self._drain_wake_ups():
             self._wake_idle()
         for slot in list(self._slots):
             if slot.conn in ready:
@@ -152,15 +160,19 @@ class Supervisor:
         if self._announce:
             self._announce = False
             broadcast.announce_activity()
+            self._notifier.activity_arrived()
         self._enforce_hard_timeouts()
         self._recover_lost_jobs()
+        self._notifier.run_if_due()
 
-    def _drain_wake_ups(self) -> None:
+    def _drain_wake_ups(self) -> bytes:
+        received = b""
         try:
-            while self._wake_reader.recv(4096):
-                pass
+            while chunk := self._wake_reader.recv(4096):
+                received += chunk
         except BlockingIOError:
             pass
+        return received
 
     def _wake_idle(self) -> None:
         for slot in self._slots:
@@ -260,6 +272,7 @@ class Supervisor:
             self.grace_seconds,
         )
         wakeup.stop_listening_locally(self.wake)
+        self._notifier.stop()
         if self._listener is not None:
             self._listener.stop()
         for slot in self._slots:

@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from activity.context import ActivityContext, acting
 from activity.models import Source
+from activity.notifications import live
 from realtime import events, selectors, topics
 from realtime.auth import authenticate
 from realtime.hub import get_hub
@@ -60,6 +61,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.hub = get_hub()
         await self.hub.start()
         self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
+        self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
 
     async def disconnect(self, code: int) -> None:
         subscriber = getattr(self, "subscriber", None)

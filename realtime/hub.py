@@ -84,14 +84,25 @@ class Hub:
             self._subscribers[topic].add(subscriber)
         subscriber.topics |= new_topics
 
+    def add_personal(self, subscriber: Subscriber, topic: str) -> None:
+        """A topic only this connection's user hears (their notifications); it is not one of
+        the subscriber's topics, so the client can neither list nor drop it."""
+        self._subscribers[topic].add(subscriber)
+        subscriber.personal_topic = topic
+
     def remove(self, subscriber: Subscriber, old_topics: set[str] | None = None) -> None:
+        if old_topics is None and subscriber.personal_topic is not None:
+            self._discard(subscriber, subscriber.personal_topic)
         for topic in subscriber.topics if old_topics is None else old_topics:
-            members = self._subscribers.get(topic)
-            if members is not None:
-                members.discard(subscriber)
-                if not members:
-                    del self._subscribers[topic]
+            self._discard(subscriber, topic)
         subscriber.topics -= subscriber.topics if old_topics is None else old_topics
+
+    def _discard(self, subscriber: Subscriber, topic: str) -> None:
+        members = self._subscribers.get(topic)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self._subscribers[topic]
 
     def connection_count(self) -> int:
         return len({s for members in self._subscribers.values() for s in members})

@@ -21,6 +21,7 @@ class Subscriber:
         user_id: int | None = None,
     ) -> None:
         self.topics: set[str] = set()
+        self.personal_topic: str | None = None
         self.user_id = user_id
         self.cursor = 0  # the highest durable event id delivered
         self._send = send

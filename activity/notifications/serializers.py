@@ -1,0 +1,66 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from activity.models import Notification, NotificationPreference, NotificationType, Priority
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "type",
+            "title",
+            "message",
+            "data",
+            "priority",
+            "read_at",
+            "created_at",
+            "expires_at",
+        ]
+        read_only_fields = fields
+
+
+class AnnouncementSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    message = serializers.CharField(max_length=5000, allow_blank=True, default="")
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    recipients = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        many=True,
+        required=False,
+        allow_empty=False,
+        help_text="User ids; leave out to tell every active user.",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_recipients(self, value):
+        if len(value) > 1000:
+            raise serializers.ValidationError("At most 1000 recipients; leave out to tell all.")
+        return value
+
+
+class AnnouncedSerializer(serializers.Serializer):
+    recipients = serializers.IntegerField(help_text="How many users were told.")
+
+
+class PreferenceSerializer(serializers.ModelSerializer):
+    muted_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=NotificationType.choices),
+        max_length=len(NotificationType.choices),
+        help_text="Notification types this user does not want.",
+    )
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["muted_types", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+    capped = serializers.BooleanField(help_text="True when there are more than `unread`.")
+
+
+class FollowSerializer(serializers.Serializer):
+    following = serializers.BooleanField()

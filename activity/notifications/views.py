@@ -1,0 +1,134 @@
+import uuid
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from activity.models import Notification
+from activity.notifications import selectors, services
+from activity.notifications.filters import NotificationFilter
+from activity.notifications.serializers import (
+    AnnouncedSerializer,
+    AnnouncementSerializer,
+    FollowSerializer,
+    NotificationSerializer,
+    PreferenceSerializer,
+    UnreadCountSerializer,
+)
+from activity.views import ActivityCursorPagination
+from episodes import selectors as episode_selectors
+
+
+class IsStaffToAnnounce(permissions.BasePermission):
+    message = "Only staff can send announcements."
+
+    def has_permission(self, request: Request, view) -> bool:
+        return view.action != "create" or request.user.is_staff
+
+
+class NotificationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The signed-in user's own notifications; anyone else's do not exist for them (404)."""
+
+    serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
+    pagination_class = ActivityCursorPagination
+    permission_classes = [permissions.IsAuthenticated, IsStaffToAnnounce]
+    queryset = Notification.objects.none()  # for the schema; requests use get_queryset()
+
+    def get_queryset(self):
+        return selectors.notification_list(self.request.user)
+
+    def get_object(self) -> Notification:
+        raw_id = self.kwargs[self.lookup_field]
+        if not (raw_id.isascii() and raw_id.isdigit()):
+            raise ValidationError({"id": [f"'{raw_id}' is not a valid notification id."]})
+        return get_object_or_404(self.get_queryset(), pk=int(raw_id))
+
+    @extend_schema(request=AnnouncementSerializer, responses={201: AnnouncedSerializer})
+    def create(self, request: Request) -> Response:
+        announcement = AnnouncementSerializer(data=request.data)
+        announcement.is_valid(raise_exception=True)
+        created = services.announce(sender=request.user, **announcement.validated_data)
+        return Response({"recipients": len(created)}, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Notification) -> None:
+        services.delete(instance)
+
+    @extend_schema(request=None, responses={200: NotificationSerializer})
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, pk: str | None = None) -> Response:
+        notification = services.mark_read(self.get_object())
+        return Response(self.get_serializer(notification).data)
+
+    @extend_schema(request=None, responses={200: UnreadCountSerializer})
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
+        services.mark_all_read(request.user)
+        return self._unread_count(request)
+
+    @extend_schema(responses={200: UnreadCountSerializer})
+    @action(detail=False, url_path="unread-count", filterset_class=None, pagination_class=None)
+    def unread_count(self, request: Request) -> Response:
+        return self._unread_count(request)
+
+    def _unread_count(self, request: Request) -> Response:
+        unread, capped = selectors.unread_count(request.user)
+        return Response({"unread": unread, "capped": capped})
+
+    @extend_schema(methods=["GET"], responses={200: PreferenceSerializer})
+    @extend_schema(
+        methods=["PUT"], request=PreferenceSerializer, responses={200: PreferenceSerializer}
+    )
+    @action(
+        detail=False,
+        methods=["get", "put"],
+        filterset_class=None,
+        pagination_class=None,
+        serializer_class=PreferenceSerializer,
+    )
+    def preferences(self, request: Request) -> Response:
+        if request.method == "PUT":
+            incoming = PreferenceSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            preference = services.set_muted_types(
+                request.user, incoming.validated_data["muted_types"]
+            )
+            return Response(PreferenceSerializer(preference).data)
+        return Response(PreferenceSerializer(selectors.preference(request.user)).data)
+
+
+class EpisodeFollowView(APIView):
+    """Following an episode: its changes become notifications for the follower."""
+
+    def _episode(self, episode_id: str):
+        try:
+            uuid.UUID(episode_id)
+        except ValueError:
+            raise NotFound("No episode has this id.") from None
+        return get_object_or_404(episode_selectors.episode_list(), pk=episode_id)
+
+    @extend_schema(responses={200: FollowSerializer})
+    def get(self, request: Request, episode_id: str) -> Response:
+        episode = self._episode(episode_id)
+        return Response({"following": selectors.is_following(request.user, episode.pk)})
+
+    @extend_schema(request=None, responses={201: FollowSerializer, 200: FollowSerializer})
+    def post(self, request: Request, episode_id: str) -> Response:
+        started = services.follow(request.user, self._episode(episode_id))
+        code = status.HTTP_201_CREATED if started else status.HTTP_200_OK
+        return Response({"following": True}, status=code)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, episode_id: str) -> Response:
+        services.unfollow(request.user, self._episode(episode_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
