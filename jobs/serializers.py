@@ -52,6 +52,10 @@ class JobCreateSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The payload's rules depend on the type, so it is checked once the type is known.
         payload = attrs["job_type"].payload(data=attrs["payload"])
+        unknown = sorted(set(attrs["payload"]) - set(payload.fields))
+        if unknown:
+            message = "Not a parameter of this job type; see its payload_schema."
+            raise serializers.ValidationError({"payload": {name: [message] for name in unknown}})
         if not payload.is_valid():
             raise serializers.ValidationError({"payload": payload.errors})
         return {**attrs, "payload": payload.validated_data}

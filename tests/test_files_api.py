@@ -355,6 +355,8 @@ def test_delete_hides_the_file_and_purges_its_bytes_after_the_grace_period(
     assert run_jobs() == []  # not due yet
     assert path.exists()
 
+    # The grace period passes.
+    EpisodeFile.objects.filter(pk=data["id"]).update(deleted_at=timezone.now() - expected)
     Job.objects.filter(pk=purge.pk).update(run_after=timezone.now())
     [ran] = run_jobs()
 
@@ -370,6 +372,20 @@ def test_a_file_restored_before_the_purge_keeps_its_bytes(api, episode, media_ro
     api.delete(f"{files_url(episode)}{data['id']}/")
     EpisodeFile.objects.filter(pk=data["id"]).update(deleted_at=None)
     Job.objects.filter(job_type="file_purge").update(run_after=timezone.now())
+
+    results = [job.result for job in run_jobs() if job.job_type == "file_purge"]
+
+    assert results == [{"purged": False}]
+    assert (media_root / EpisodeFile.objects.get(pk=data["id"]).file.name).exists()
+
+
+def test_a_purge_asked_for_before_the_grace_period_ends_keeps_the_bytes(api, episode, media_root):
+    data = upload(api, episode, "cover.png", png(), "image/png").json()
+    api.delete(f"{files_url(episode)}{data['id']}/")
+    early = api.post(
+        "/api/v1/jobs/", {"job_type": "file_purge", "payload": {"file_id": data["id"]}}
+    )
+    assert early.status_code == 201
 
     results = [job.result for job in run_jobs() if job.job_type == "file_purge"]
 

@@ -272,6 +272,7 @@ def test_create_without_a_type_is_400(api):
         ({"name": "x", "rows": 51}, "rows"),
         ({"name": "x", "rows": "many"}, "rows"),
         ({"name": "x" * 41}, "name"),
+        ({"name": "x", "row": 5}, "row"),
     ],
 )
 def test_create_with_a_bad_payload_is_400_under_payload(api, payload, field):

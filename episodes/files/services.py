@@ -139,11 +139,13 @@ def delete_file(episode_file: EpisodeFile, *, user: AbstractBaseUser) -> Job:
 
 
 def purge_file(file_id: str) -> bool:
-    """Remove a deleted file's stored bytes; False if it was restored or purged already."""
+    """Remove a deleted file's stored bytes once its grace period is over; False if it was
+    restored, purged already, or is still within its grace period."""
+    grace_over = timezone.now() - timedelta(hours=settings.FILES_PURGE_AFTER_HOURS)
     with transaction.atomic():
         episode_file = (
             EpisodeFile.objects.select_for_update()
-            .filter(pk=file_id, deleted_at__isnull=False, purged_at__isnull=True)
+            .filter(pk=file_id, deleted_at__lte=grace_over, purged_at__isnull=True)
             .first()
         )
         if episode_file is None:
