@@ -2,7 +2,7 @@ import posixpath
 from collections.abc import Callable
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from episode_metadata.lookups import UUIDLookupMixin
+from episode_metadata.streaming import stored_file_response
 from jobs import selectors, services
 from jobs.filters import JobFilter
 from jobs.models import Job
@@ -124,21 +125,22 @@ class JobViewSet(
         url_path=r"files/(?P<file_format>[^/]+)",
         content_negotiation_class=DownloadNegotiation,
     )
-    def files(self, request: Request, pk: str | None = None, file_format: str = "") -> FileResponse:
+    def files(self, request: Request, pk: str | None = None, file_format: str = "") -> HttpResponse:
         """Download an output file the job's handler listed in its result."""
         job = self.get_object()
         entry = selectors.output_file(job, file_format)
         if entry is None:
             raise NotFound(f'This job has no "{file_format}" file.')
         try:
-            stored = default_storage.open(entry["path"], "rb")
+            size = default_storage.size(entry["path"])
         except FileNotFoundError:
             raise NotFound(f'The "{file_format}" file of this job is no longer stored.') from None
-        return FileResponse(
-            stored,
-            as_attachment=True,
+        return stored_file_response(
+            request._request,
+            entry["path"],
+            size=size,
+            content_type=entry.get("content_type") or "application/octet-stream",
             filename=posixpath.basename(entry["path"]),
-            content_type=entry.get("content_type"),
         )
 
 
