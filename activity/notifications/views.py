@@ -1,7 +1,8 @@
 import uuid
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -107,6 +108,9 @@ class NotificationViewSet(
         return Response(PreferenceSerializer(selectors.preference(request.user)).data)
 
 
+@extend_schema(
+    parameters=[OpenApiParameter("episode_id", OpenApiTypes.UUID, OpenApiParameter.PATH)]
+)
 class EpisodeFollowView(APIView):
     """Following an episode: its changes become notifications for the follower."""
 
