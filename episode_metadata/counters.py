@@ -11,6 +11,7 @@ _counts: Counter[str] = Counter()
 
 ACTIVITY_WRITE_FAILURES = "activity_write_failures"
 BROADCAST_FAILURES = "broadcast_failures"
+PRESENCE_FAILURES = "presence_failures"
 
 
 def increment(name: str) -> None:

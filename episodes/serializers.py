@@ -50,6 +50,14 @@ class EpisodeSerializer(serializers.ModelSerializer):
         return value
 
 
+class EpisodeViewerSerializer(serializers.Serializer):
+    """Someone viewing an episode, named the way a creator is, and since when."""
+
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    since = serializers.DateTimeField(read_only=True)
+
+
 class EpisodeHistorySerializer(ActivityLogSerializer):
     """An entry of an episode's history as an export carries it: the episode is implied by
     where the entry sits, and the request's origin stays in the log."""

@@ -15,7 +15,8 @@ from episode_metadata.lookups import UUIDLookupMixin
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
-from episodes.serializers import EpisodeSerializer
+from episodes.serializers import EpisodeSerializer, EpisodeViewerSerializer
+from realtime import presence, presence_selectors
 
 INCLUDE_DELETED = OpenApiParameter(
     "include_deleted",
@@ -26,6 +27,25 @@ EPISODE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 HARD = OpenApiParameter(
     "hard", OpenApiTypes.BOOL, description="Staff only: delete for good instead of soft delete."
 )
+# The episode and its other viewers, composed of the two components: a component of its own
+# would carry the episode's status choices under a second name.
+EPISODE_WITH_VIEWERS = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Episode"},
+        {
+            "type": "object",
+            "properties": {
+                "viewers": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/EpisodeViewer"},
+                    "readOnly": True,
+                    "description": "The other users viewing the episode now.",
+                }
+            },
+            "required": ["viewers"],
+        },
+    ]
+}
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -37,7 +57,7 @@ def _flag(request: Request, name: str) -> bool:
 
 @extend_schema_view(
     list=extend_schema(parameters=[INCLUDE_DELETED]),
-    retrieve=extend_schema(parameters=[INCLUDE_DELETED]),
+    retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EPISODE_WITH_VIEWERS}),
     destroy=extend_schema(parameters=[HARD], responses={204: None}),
 )
 class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
@@ -64,6 +84,17 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         if not self.request.user.is_staff:
             raise PermissionDenied(refusal)
         return True
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        """Reading an episode makes the reader one of its viewers for a while; the answer
+        names the others, so that people editing it know of each other."""
+        episode = self.get_object()
+        presence.record_view(episode_id=episode.pk, user_id=request.user.pk)
+        others = presence_selectors.episode_viewers(
+            episode_id=episode.pk, exclude_user_id=request.user.pk
+        )
+        viewers = EpisodeViewerSerializer(others, many=True).data
+        return Response({**self.get_serializer(episode).data, "viewers": viewers})
 
     def perform_create(self, serializer: EpisodeSerializer) -> None:
         serializer.instance = services.create_episode(
@@ -104,3 +135,20 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         entries = self.filter_queryset(activity_selectors.episode_activity(episode_id=episode.pk))
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[EPISODE_ID, INCLUDE_DELETED],
+        responses={200: EpisodeViewerSerializer(many=True)},
+    )
+    @action(
+        detail=True,
+        serializer_class=EpisodeViewerSerializer,
+        filterset_class=None,
+        pagination_class=None,
+    )
+    def viewers(self, request: Request, pk: str | None = None) -> Response:
+        """Everyone viewing the episode now, the caller too when they are; asking does not
+        make the caller a viewer."""
+        episode = self.get_object()
+        viewers = presence_selectors.episode_viewers(episode_id=episode.pk)
+        return Response(self.get_serializer(viewers, many=True).data)

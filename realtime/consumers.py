@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from activity.context import ActivityContext, acting
 from activity.models import Source
 from activity.notifications import live
-from realtime import events, selectors, topics
+from realtime import events, presence, selectors, topics
 from realtime.auth import authenticate
 from realtime.hub import get_hub
 from realtime.subscriber import Subscriber
@@ -62,12 +62,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self.hub.start()
         self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
+        self.presence = presence.SocketPresence(self.user.pk)
 
     async def disconnect(self, code: int) -> None:
         subscriber = getattr(self, "subscriber", None)
-        if subscriber is not None:
+        if subscriber is not None:  # unset when authentication failed
             self.hub.remove(subscriber)
             await subscriber.close()
+            await self.presence.close()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if getattr(self, "subscriber", None) is None:
@@ -133,6 +135,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         new_topics = wanted - self.subscriber.topics
         already = set(self.subscriber.topics)
+        # Joined before the hub adds the topics: a socket is not told of its own arrival.
+        await self.presence.join(new_topics)
         self.subscriber.hold_live_events()
         self.hub.add(self.subscriber, new_topics)
         up_to = self.hub.last_id
@@ -143,7 +147,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 self.subscriber.cursor = max(self.subscriber.cursor, up_to)
         finally:
             self.subscriber.release_live_events()
-        self._control("subscribed", {"topics": sorted(self.subscriber.topics), "last_id": up_to})
+        ack = {"topics": sorted(self.subscriber.topics), "last_id": up_to}
+        viewers = await self.presence.viewers(new_topics)
+        if viewers:
+            ack["viewers"] = viewers
+        self._control("subscribed", ack)
 
     async def _replay(
         self, new_topics: set[str], already: set[str], after: int, up_to: int
@@ -181,10 +189,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
         unwanted = self._topics(message)
         if unwanted is None:
             return
-        self.hub.remove(self.subscriber, unwanted & self.subscriber.topics)
+        dropped = unwanted & self.subscriber.topics
+        self.hub.remove(self.subscriber, dropped)
+        await self.presence.leave(dropped)
         self._control("unsubscribed", {"topics": sorted(self.subscriber.topics)})
 
     async def _ping(self, message: dict) -> None:
+        # A ping is the heartbeat of the socket's presence; the pong follows its renewal.
+        await self.presence.heartbeat()
         self._control("pong", {})
 
     def _control(self, event: str, data: dict) -> None:

@@ -165,9 +165,7 @@ class Hub:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                rows = await database_sync_to_async(
-                    selectors.activity_after, thread_sensitive=False
-                )(self.last_id, limit=BATCH_SIZE)
+                rows = await self._read_after(self.last_id, limit=BATCH_SIZE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

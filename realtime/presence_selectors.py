@@ -1,0 +1,83 @@
+"""Who is viewing an episode, read from the presence table.
+
+Expired rows are left out here rather than trusted to be gone: a crashed process's rows
+stay until some sweeper deletes them, and lists must be right before that.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Min
+from django.utils import timezone
+
+from episodes.models import Episode
+from realtime.models import Presence
+
+
+@dataclass(frozen=True)
+class Viewer:
+    id: int
+    username: str
+    # When the user's earliest unexpired viewing of the episode began.
+    since: datetime
+
+    def as_event_data(self) -> dict[str, Any]:
+        return {"id": self.id, "username": self.username, "since": self.since.isoformat()}
+
+
+def episode_viewers(
+    *,
+    episode_id: uuid.UUID | str,
+    now: datetime | None = None,
+    exclude_user_id: int | None = None,
+) -> list[Viewer]:
+    """One entry per user however many sockets and reads they view the episode with,
+    longest viewing first."""
+    rows = Presence.objects.filter(episode_id=episode_id, expires_at__gt=now or timezone.now())
+    if exclude_user_id is not None:
+        rows = rows.exclude(user_id=exclude_user_id)
+    rows = (
+        rows.values("user_id", "user__username")
+        .annotate(since=Min("since"))
+        .order_by("since", "user_id")
+    )
+    return [Viewer(row["user_id"], row["user__username"], row["since"]) for row in rows]
+
+
+def is_viewing(*, episode_id: uuid.UUID | str, user_id: int, now: datetime) -> bool:
+    return Presence.objects.filter(
+        episode_id=episode_id, user_id=user_id, expires_at__gt=now
+    ).exists()
+
+
+def has_rows(*, episode_id: uuid.UUID | str, user_id: int) -> bool:
+    """Whether any row, even an expired one not swept yet, keeps the user on the episode;
+    the last one deleted announces the departure."""
+    return Presence.objects.filter(episode_id=episode_id, user_id=user_id).exists()
+
+
+def user_summary(user_id: int) -> dict[str, Any]:
+    """How presence events name a user: as the API names a creator, by id and username."""
+    username = (
+        get_user_model().objects.filter(pk=user_id).values_list("username", flat=True).first()
+    )
+    return {"id": user_id, "username": username}
+
+
+def expired_viewings(*, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]]:
+    """(episode, user) pairs with rows past their expiry."""
+    return list(
+        Presence.objects.filter(expires_at__lte=now)
+        .values_list("episode_id", "user_id")
+        .distinct()[:limit]
+    )
+
+
+def existing_episodes(episode_ids: set[str]) -> set[str]:
+    """Which of these episodes exist: a socket may follow a topic of one that never did."""
+    return {
+        str(pk) for pk in Episode.objects.filter(pk__in=episode_ids).values_list("pk", flat=True)
+    }
