@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import connection
 from knox.models import AuthToken
 
-from bench import fanout, jobs, servers, uploads, writes
+from bench import fanout, jobs, presence, servers, uploads, writes
 from tests.service_process import Server
 
 FAN_OUT_CLIENTS = (100, 1000, 5000)
@@ -37,6 +37,8 @@ def main(compare_servers: bool) -> None:
         for line in jobs.throughput(env):
             say(line)
     for line in jobs.latency(env, token):
+        say(line)
+    for line in presence.costs():
         say(line)
     if connection.vendor == "sqlite":  # files go to the same storage on both
         for line in uploads.large_file(env, token):
