@@ -28,6 +28,9 @@ class JobType:
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     backoff_base: float = BACKOFF_BASE_SECONDS
     backoff_cap: float = BACKOFF_CAP_SECONDS
+    # Housekeeping the service starts on a user's behalf (reading an upload's metadata):
+    # its creator hears of it only if it fails.
+    quiet: bool = False
 
     @property
     def description(self) -> str:

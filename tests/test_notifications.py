@@ -11,6 +11,7 @@ from django.utils import timezone
 from activity.models import Notification, NotificationCursor
 from activity.notifications import services
 from activity.notifications.selectors import UNREAD_COUNT_CAP
+from episodes.models import EpisodeFile
 from jobs import execution
 from jobs import services as job_services
 from jobs.models import Job, JobStatus
@@ -169,6 +170,27 @@ def test_a_job_tells_its_creator_when_it_completes_or_fails_for_good(people):
     ]
     assert rows[1].priority == "high"
     assert "after 2 attempts" in rows[1].message
+
+
+def test_housekeeping_jobs_tell_their_creator_only_when_they_fail(people, settings):
+    writer, writer_api = people["writer"]
+    episode = create_episode(writer_api)
+    uploaded = []
+    for name in ("intact.txt", "damaged.txt"):
+        part = SimpleUploadedFile(name, b"FADE IN:\n", content_type="text/plain")
+        url = f"{EPISODES}{episode['id']}/files/"
+        uploaded.append(writer_api.post(url, {"file": part}, format="multipart").json())
+    damaged = EpisodeFile.objects.get(pk=uploaded[1]["id"])
+    (settings.MEDIA_ROOT / damaged.file.name).write_bytes(b"something else\n")
+    Job.objects.filter(job_type="file_metadata").update(max_attempts=1)
+
+    while (job := job_services.claim(worker_id="test", queues=["default"])) is not None:
+        execution.run_claimed(job)
+    services.deliver_pending()
+
+    [failed] = Notification.objects.filter(recipient=writer)
+    assert failed.type == "job_failed"
+    assert failed.data["resource_id"] == uploaded[1]["metadata_job"]
 
 
 def test_an_upload_tells_the_people_concerned(people):

@@ -20,6 +20,7 @@ from activity.models import (
     Source,
 )
 from episodes.models import Episode
+from jobs import registry
 from jobs.models import Job
 
 # Changed on every save, so naming them in a message says nothing.
@@ -118,8 +119,11 @@ def _job_creator(entry: ActivityLog) -> set[int]:
     return {user_id for user_id in creator if user_id is not None}
 
 
-def _job_completed(entry: ActivityLog) -> Planned:
+def _job_completed(entry: ActivityLog) -> Planned | None:
     job_type = _summary(entry).get("job_type", "job")
+    declared = registry.get(job_type)
+    if declared is not None and declared.quiet:
+        return None
     return Planned(
         type=NotificationType.JOB_COMPLETED,
         title=f"{job_type} finished",

@@ -14,7 +14,7 @@ class FilePayload(serializers.Serializer):
     file_id = serializers.UUIDField(format="hex_verbose")
 
 
-@job_type("file_metadata", payload=FilePayload, timeout_seconds=30 * 60)
+@job_type("file_metadata", payload=FilePayload, timeout_seconds=30 * 60, quiet=True)
 @task
 def file_metadata(*, file_id: str) -> dict[str, Any]:
     """Verifies a new file's checksum against its stored bytes and reads its dimensions
@@ -27,7 +27,7 @@ def file_metadata(*, file_id: str) -> dict[str, Any]:
     return found
 
 
-@job_type("file_purge", payload=FilePayload, timeout_seconds=10 * 60)
+@job_type("file_purge", payload=FilePayload, timeout_seconds=10 * 60, quiet=True)
 @task
 def file_purge(*, file_id: str) -> dict[str, Any]:
     """Removes the stored bytes of a file deleted longer ago than the grace period; a file
