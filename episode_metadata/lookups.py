@@ -2,9 +2,9 @@
 
 import uuid
 
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 
 
 class UUIDLookupMixin:
@@ -19,3 +19,13 @@ class UUIDLookupMixin:
         found = get_object_or_404(self.get_queryset(), pk=raw_id)
         self.check_object_permissions(self.request, found)
         return found
+
+
+def parent_or_404(queryset: QuerySet, raw_id: str) -> Model:
+    """The resource a nested route hangs off (an episode's files): a malformed id names
+    nothing, so it is a 404 like a missing one."""
+    try:
+        uuid.UUID(raw_id)
+    except ValueError:
+        raise NotFound(f"No {queryset.model._meta.verbose_name} has the id '{raw_id}'.") from None
+    return get_object_or_404(queryset, pk=raw_id)

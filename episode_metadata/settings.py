@@ -234,7 +234,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for a choice set used by several fields.
-    "ENUM_NAME_OVERRIDES": {"NotificationTypeEnum": "activity.models.NotificationType"},
+    "ENUM_NAME_OVERRIDES": {
+        "EpisodeStatusEnum": "episodes.models.EpisodeStatus",
+        "NotificationTypeEnum": "activity.models.NotificationType",
+    },
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -58,6 +58,15 @@ class EpisodeViewerSerializer(serializers.Serializer):
     since = serializers.DateTimeField(read_only=True)
 
 
+class EpisodeDetailSerializer(EpisodeSerializer):
+    viewers = EpisodeViewerSerializer(
+        many=True, read_only=True, help_text="The other users viewing the episode now."
+    )
+
+    class Meta(EpisodeSerializer.Meta):
+        fields = [*EpisodeSerializer.Meta.fields, "viewers"]
+
+
 class EpisodeHistorySerializer(ActivityLogSerializer):
     """An entry of an episode's history as an export carries it: the episode is implied by
     where the entry sits, and the request's origin stays in the log."""

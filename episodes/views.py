@@ -15,7 +15,11 @@ from episode_metadata.lookups import UUIDLookupMixin
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
-from episodes.serializers import EpisodeSerializer, EpisodeViewerSerializer
+from episodes.serializers import (
+    EpisodeDetailSerializer,
+    EpisodeSerializer,
+    EpisodeViewerSerializer,
+)
 from realtime import presence, presence_selectors
 
 INCLUDE_DELETED = OpenApiParameter(
@@ -27,25 +31,6 @@ EPISODE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 HARD = OpenApiParameter(
     "hard", OpenApiTypes.BOOL, description="Staff only: delete for good instead of soft delete."
 )
-# The episode and its other viewers, composed of the two components: a component of its own
-# would carry the episode's status choices under a second name.
-EPISODE_WITH_VIEWERS = {
-    "allOf": [
-        {"$ref": "#/components/schemas/Episode"},
-        {
-            "type": "object",
-            "properties": {
-                "viewers": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/EpisodeViewer"},
-                    "readOnly": True,
-                    "description": "The other users viewing the episode now.",
-                }
-            },
-            "required": ["viewers"],
-        },
-    ]
-}
 
 
 def _flag(request: Request, name: str) -> bool:
@@ -57,7 +42,7 @@ def _flag(request: Request, name: str) -> bool:
 
 @extend_schema_view(
     list=extend_schema(parameters=[INCLUDE_DELETED]),
-    retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EPISODE_WITH_VIEWERS}),
+    retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}),
     destroy=extend_schema(parameters=[HARD], responses={204: None}),
 )
 class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
@@ -93,8 +78,10 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         others = presence_selectors.episode_viewers(
             episode_id=episode.pk, exclude_user_id=request.user.pk
         )
-        viewers = EpisodeViewerSerializer(others, many=True).data
-        return Response({**self.get_serializer(episode).data, "viewers": viewers})
+        episode.viewers = others
+        return Response(
+            EpisodeDetailSerializer(episode, context=self.get_serializer_context()).data
+        )
 
     def perform_create(self, serializer: EpisodeSerializer) -> None:
         serializer.instance = services.create_episode(

@@ -1,11 +1,9 @@
-import uuid
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,6 +20,7 @@ from activity.notifications.serializers import (
     UnreadCountSerializer,
 )
 from activity.views import ActivityCursorPagination
+from episode_metadata.lookups import parent_or_404
 from episodes import selectors as episode_selectors
 
 
@@ -115,11 +114,7 @@ class EpisodeFollowView(APIView):
     """Following an episode: its changes become notifications for the follower."""
 
     def _episode(self, episode_id: str):
-        try:
-            uuid.UUID(episode_id)
-        except ValueError:
-            raise NotFound("No episode has this id.") from None
-        return get_object_or_404(episode_selectors.episode_list(), pk=episode_id)
+        return parent_or_404(episode_selectors.episode_list(), episode_id)
 
     @extend_schema(responses={200: FollowSerializer})
     def get(self, request: Request, episode_id: str) -> Response:

@@ -1,19 +1,17 @@
-import uuid
 from functools import cached_property
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from episode_metadata.lookups import UUIDLookupMixin
+from episode_metadata.lookups import UUIDLookupMixin, parent_or_404
 from episodes import selectors as episode_selectors
 from episodes.files import downloads, selectors, services, uploads
 from episodes.files.filters import EpisodeFileFilter
@@ -57,12 +55,7 @@ class EpisodeFileViewSet(
 
     @cached_property
     def episode(self) -> Episode:
-        raw_id = self.kwargs["episode_pk"]
-        try:
-            uuid.UUID(raw_id)
-        except ValueError:
-            raise NotFound("No episode has this id.") from None
-        return get_object_or_404(episode_selectors.episode_list(), pk=raw_id)
+        return parent_or_404(episode_selectors.episode_list(), self.kwargs["episode_pk"])
 
     def get_queryset(self):
         return selectors.file_list(episode_id=self.episode.pk)
