@@ -24,6 +24,10 @@ print(json.dumps({
     "conn_max_age": db.get("CONN_MAX_AGE"),
     "layer": type(get_channel_layer()).__name__,
     "cache": settings.CACHES["default"]["BACKEND"],
+    "prefixes": [
+        settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix"),
+        settings.CACHES["default"].get("KEY_PREFIX"),
+    ],
     "secret_key": settings.SECRET_KEY,
     "allowed_hosts": settings.ALLOWED_HOSTS,
     "cors": settings.CORS_ALLOWED_ORIGINS,
@@ -35,6 +39,7 @@ print(json.dumps({
 CONFIG_NAMES = [
     "DATABASE_URL",
     "REDIS_URL",
+    "REDIS_PREFIX",
     "SECRET_KEY",
     "DEBUG",
     "ALLOWED_HOSTS",
@@ -126,6 +131,13 @@ def test_redis_url_selects_channels_redis(tmp_path):
 
     assert config["layer"] == "RedisPubSubChannelLayer"
     assert config["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert config["prefixes"] == ["asgi", "asgi"]
+
+
+def test_redis_prefix_separates_deployments_on_one_redis(tmp_path):
+    config = load(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0", REDIS_PREFIX="staging")
+
+    assert config["prefixes"] == ["staging", "staging"]
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("off", False)])
