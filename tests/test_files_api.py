@@ -235,6 +235,42 @@ def test_each_kind_has_its_size_limit_answered_with_413(api, episode, settings):
     assert list(settings.FILE_UPLOAD_TEMP_DIR.iterdir()) == []
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real filesystem with 256 KB of room, mounted for the test (needs root)."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a small filesystem: {mounted.stderr}")
+        pytest.skip(f"cannot mount a small filesystem (needs root): {mounted.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.mark.parametrize("full", ["uploads", "media"])
+def test_a_full_disk_is_a_507_and_leaves_nothing_behind(api, episode, settings, full_disk, full):
+    noise = os.urandom(512 * 1024)
+    if full == "uploads":
+        settings.FILE_UPLOAD_TEMP_DIR = full_disk
+    else:
+        settings.MEDIA_ROOT = full_disk
+        # On another filesystem than the uploads, storing one is a copy, which runs out of room.
+    response = upload(api, episode, "notes.bin", noise, "application/octet-stream")
+
+    assert response.status_code == 507
+    assert response.json()["file"] == ["The server has no room for this file now. Try again later."]
+    assert not EpisodeFile.objects.exists()
+    assert not Job.objects.exists()
+    assert sorted(p.name for p in full_disk.rglob("*") if p.is_file()) == []
+    assert list(settings.FILE_UPLOAD_TEMP_DIR.iterdir()) == []
+
+
 def test_a_request_larger_than_any_limit_is_refused_before_reading_it(api, episode, settings):
     settings.FILES_MAX_BYTES = {"video": MB, "image": MB, "script": MB, "other": MB}
     response = api.generic(

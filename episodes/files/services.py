@@ -106,7 +106,14 @@ def _store(
         uploaded_by=user if user is not None and user.is_authenticated else None,
     )
     # The bytes go first: a row never points at nothing. If the row fails, they go again.
-    episode_file.file.save(name, content, save=False)
+    try:
+        episode_file.file.save(name, content, save=False)
+    except OSError as exc:
+        # A copy across filesystems that ran out of room leaves part of the file behind.
+        default_storage.delete(episode_file.file.field.generate_filename(episode_file, name))
+        if uploads.no_space(exc):
+            raise uploads.storage_full(exc, str(settings.MEDIA_ROOT)) from exc
+        raise
     try:
         with transaction.atomic():
             episode_file.save()

@@ -1,7 +1,9 @@
 """Receiving an upload: written to a temporary file chunk by chunk, hashed and measured on
 the way, and stopped as soon as it passes the size limit of the kind it claims to be."""
 
+import errno
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -11,12 +13,32 @@ from rest_framework.exceptions import APIException
 
 from episodes.files import sniffing
 
+logger = logging.getLogger(__name__)
+
 UPLOAD_FIELD = "file"
+# What a write says when the disk (or the user's quota on it) has no room left.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
 class FileTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "file_too_large"
+
+
+class StorageFull(APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_code = "storage_full"
+    default_detail = {"file": ["The server has no room for this file now. Try again later."]}
+
+
+def no_space(exc: OSError) -> bool:
+    return exc.errno in _NO_SPACE
+
+
+def storage_full(exc: OSError, where: str) -> StorageFull:
+    """Log for the operator (the runbook's 'disk full' entry) and answer the client plainly."""
+    logger.error("no space left for an upload in %s: %s", where, exc)
+    return StorageFull()
 
 
 def limit_for(kind: str) -> int:
@@ -80,7 +102,13 @@ class EpisodeFileUploadHandler(FileUploadHandler):
         if len(self.head) < sniffing.HEAD_BYTES:
             self.head += raw_data[: sniffing.HEAD_BYTES - len(self.head)]
         self.hasher.update(raw_data)
-        self.file.write(raw_data)
+        try:
+            self.file.write(raw_data)
+        except OSError as exc:
+            self.file.close()
+            if no_space(exc):
+                raise storage_full(exc, str(settings.FILE_UPLOAD_TEMP_DIR)) from exc
+            raise
 
     def file_complete(self, file_size: int) -> ReceivedFile:
         self.file.seek(0)

@@ -66,6 +66,7 @@ class EpisodeFileViewSet(
             201: UploadedSerializer,
             400: OpenApiResponse(description="Empty file, or content unlike its content type."),
             413: OpenApiResponse(description="Larger than its kind's limit."),
+            507: OpenApiResponse(description="No room left on the server's disk."),
         },
     )
     def create(self, request: Request, episode_pk: str) -> Response:
