@@ -14,7 +14,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: help run test lint format migrate clean bench
+.PHONY: help run test lint format migrate clean bench cluster
 
 help:
 	@echo "make run     set up, migrate and start the service on http://$(HOST):$(PORT)"
@@ -22,6 +22,7 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make bench   benchmarks (writes, fan-out latency, connections), figures printed"
+	@echo "make cluster nginx in front of two servers and two job workers, on PostgreSQL and Redis"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (none found on PATH)." >&2; exit 1; }
@@ -35,6 +36,8 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(MANAGE) migrate --noinput
 
+# A person at a terminal reads text logs; LOG_FORMAT=json make run shows what collectors get.
+run: export LOG_FORMAT ?= text
 run: migrate
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) ensure_admin
@@ -49,6 +52,13 @@ test: $(STAMP)
 # Against the local PostgreSQL and Redis too (DATABASE_URL / REDIS_URL name others).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The production topology on one machine, on the local PostgreSQL and Redis (DATABASE_URL and
+# REDIS_URL name others): deploy/Procfile.cluster, described in docs/deployment.md.
+cluster: $(STAMP)
+	$(BIN)/python -m deploy.prepare_cluster
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho --env "$${VAR_DIR:-var}/cluster/env" \
+		--procfile deploy/Procfile.cluster --app-root . start
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

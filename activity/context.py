@@ -25,6 +25,10 @@ class ActivityContext:
     actor_label: str = ""
     # A getter, not a user: DRF authenticates inside the view, after the middleware ran.
     get_user: Callable[[], object] = field(default=_nobody)
+    # The user's id once something else has loaded the user, never loading it: log lines
+    # read it, and one logged while the user loads (a failed query) would recurse.
+    get_user_id: Callable[[], int | None] = field(default=_nobody)
+    job_id: str = ""
 
 
 _SYSTEM = ActivityContext()

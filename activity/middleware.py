@@ -2,6 +2,7 @@ import re
 import uuid
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
 
 from activity.context import ActivityContext, acting
 from activity.models import Source
@@ -21,6 +22,18 @@ def _authenticated_user(request: HttpRequest):
     return user if user is not None and user.is_authenticated else None
 
 
+def _loaded_user_id(request: HttpRequest) -> int | None:
+    """The user's id if authentication has loaded the user already; None rather than load it.
+
+    Bearer authentication puts the user itself on the request; a session user stays lazy,
+    and Django keeps it in `_cached_user` once something has asked for it.
+    """
+    user = getattr(request, "user", None)
+    if isinstance(user, SimpleLazyObject):
+        user = getattr(request, "_cached_user", None)
+    return user.pk if user is not None and user.is_authenticated else None
+
+
 class ActivityContextMiddleware:
     """Tells the activity log who acts and from where for everything this request changes."""
 
@@ -35,7 +48,10 @@ class ActivityContextMiddleware:
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:512],
             get_user=lambda: _authenticated_user(request),
+            get_user_id=lambda: _loaded_user_id(request),
         )
+        # Also on the request, for the lines Django logs about it once this has returned.
+        request.activity_context = context
         with acting(context):
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id

@@ -1,3 +1,4 @@
+import prometheus_client
 from django.apps import AppConfig
 
 
@@ -9,3 +10,10 @@ class EpisodeMetadataConfig(AppConfig):
 
     def ready(self) -> None:
         from episode_metadata.auth import schema  # noqa: F401  (registers the OpenAPI extension)
+        from episode_metadata.metrics.job_queue import JobQueueCollector
+
+        # The queue's figures come from the database, read at each scrape.
+        prometheus_client.REGISTRY.register(JobQueueCollector())
+        # A `_created` series beside every counter and histogram would double what is
+        # stored, for nothing a rate or an alert uses.
+        prometheus_client.disable_created_metrics()

@@ -1,63 +1,142 @@
-"""Liveness answers for load balancers and operators; no authentication, no data revealed."""
+"""Liveness and readiness, for load balancers, orchestrators and monitoring.
+
+`/health` only says that the process answers: it touches nothing else, so that an outage of
+the database or Redis never gets every server process restarted at once. `/ready` says
+whether this process can do its work now: the database and the channel layer answer, job
+workers are alive and keep up with the queue. Neither needs authentication, so neither
+tells more than statuses, counts and ages.
+"""
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import connection
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+from django.db import connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from jobs import selectors
+
 logger = logging.getLogger(__name__)
 
-CHANNEL_LAYER_TIMEOUT_SECONDS = 2
+OK, FAILING = "ok", "failing"
+# A check that has not answered by then fails: a stopped database or Redis must give a
+# prompt 503, not a probe that hangs until the load balancer gives up on it.
+CHECK_TIMEOUT_SECONDS = 2.0
+
+Answer = dict[str, Any]
 
 
-def check_database() -> str:
+def check_database() -> Answer:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
-    return "ok"
+    return {"status": OK}
 
 
-async def _round_trip() -> None:
+async def check_channel_layer() -> Answer:
+    """A message sent to a new channel of this process's layer comes back."""
     layer = get_channel_layer()
     channel = await layer.new_channel("health.")
     token = uuid.uuid4().hex
     await layer.send(channel, {"type": "health.check", "token": token})
-    message = await asyncio.wait_for(layer.receive(channel), CHANNEL_LAYER_TIMEOUT_SECONDS)
+    message = await layer.receive(channel)
+    await _close_channel(layer, channel)
     if message.get("token") != token:
         raise RuntimeError("channel layer returned a different message")
+    return {"status": OK}
 
 
-def check_channel_layer() -> str:
-    async_to_sync(_round_trip)()
-    return "ok"
+async def _close_channel(layer: BaseChannelLayer, channel: str) -> None:
+    """Layers let go of a channel when a receive on it is cancelled, as when a consumer
+    disconnects; otherwise every probe would leave a subscription behind in Redis. (A
+    receive cut short by the timeout has let go already.)"""
+    closing = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)  # it starts waiting
+    closing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await closing
 
 
-CHECKS = {"database": check_database, "channel_layer": check_channel_layer}
+def check_workers() -> Answer:
+    """Some job worker renewed its heartbeat within a lease: jobs get run."""
+    alive = selectors.live_workers(fresh_within=settings.JOBS_LEASE_SECONDS).count()
+    return {"status": OK if alive else FAILING, "alive": alive}
 
 
-def run_checks() -> dict[str, str]:
-    results = {}
-    for name, check in CHECKS.items():
-        try:
-            results[name] = check()
-        except Exception as exc:
-            logger.error("health check %s failed: %s", name, exc)
-            results[name] = f"error: {exc.__class__.__name__}"
-    return results
+def check_queue() -> Answer:
+    """The job due longest has not waited for a worker past the limit."""
+    limit = settings.READY_MAX_QUEUE_AGE_SECONDS
+    wait = selectors.oldest_due_wait()
+    seconds = 0 if wait is None else round(wait.total_seconds())
+    return {
+        "status": OK if seconds < limit else FAILING,
+        "oldest_due_seconds": seconds,
+        "max_seconds": limit,
+    }
+
+
+# Database checks run on threads of their own, where a hung connection cannot hold up the
+# answer. A few threads at most: checks that time out waiting for one are dropped, so a hung
+# database cannot pile up threads or queued checks either.
+_database_threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="ready")
+
+
+def _closing_connections(check: Callable[[], Answer]) -> Answer:
+    try:
+        return check()
+    finally:
+        connections.close_all()  # this thread's: the pool gets them back
+
+
+async def _on_thread(check: Callable[[], Answer]) -> Answer:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_database_threads, _closing_connections, check)
+
+
+async def _within_timeout(name: str, pending: Awaitable[Answer]) -> Answer:
+    try:
+        return await asyncio.wait_for(pending, CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        logger.error("readiness check %s gave no answer within %g s", name, CHECK_TIMEOUT_SECONDS)
+        return {"status": FAILING, "error": f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"}
+    except Exception as exc:
+        logger.error("readiness check %s failed: %s", name, exc)
+        return {"status": FAILING, "error": exc.__class__.__name__}
+
+
+async def readiness() -> dict[str, Answer]:
+    """Every check at once, each bounded by CHECK_TIMEOUT_SECONDS."""
+    pending = {
+        "database": _on_thread(check_database),
+        "channel_layer": check_channel_layer(),
+        "workers": _on_thread(check_workers),
+        "queue": _on_thread(check_queue),
+    }
+    answers = await asyncio.gather(
+        *(_within_timeout(name, check) for name, check in pending.items())
+    )
+    return dict(zip(pending, answers, strict=True))
 
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
-    checks = run_checks()
-    healthy = all(result == "ok" for result in checks.values())
+    return JsonResponse({"status": OK})
+
+
+@require_GET
+async def ready(request: HttpRequest) -> JsonResponse:
+    checks = await readiness()
+    is_ready = all(answer["status"] == OK for answer in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
-        status=200 if healthy else 503,
+        {"status": OK if is_ready else FAILING, "checks": checks},
+        status=200 if is_ready else 503,
     )
 
 

@@ -4,6 +4,7 @@ Everything an operator changes comes from the environment (see the table in READ
 nothing set, the service runs on one machine: SQLite in var/ and an in-process channel layer.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "episode_metadata.metrics.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "activity.middleware.ActivityContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -204,6 +206,14 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind a proxy that ends TLS, the server (uvicorn) takes requests for HTTPS from the proxy's
+# X-Forwarded-Proto when the proxy's address is in FORWARDED_ALLOW_IPS.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+# Probes and scrapes come straight to the service over plain HTTP, past the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^ping$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -250,14 +260,19 @@ SPECTACULAR_SETTINGS = {
 }
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# One JSON object a line for log collectors; text for a person at a terminal.
+LOG_FORMAT = env_str("LOG_FORMAT") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "episode_metadata.log_format.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -265,9 +280,19 @@ LOGGING = {
     },
 }
 
+# /metrics answers scrapers that send this token (Authorization: Bearer ...) or that connect
+# from one of these addresses or networks.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_ADDRESSES = [
+    ipaddress.ip_network(network, strict=False)
+    for network in env_list("METRICS_ALLOWED_ADDRESSES", ["127.0.0.1/32", "::1/128"])
+]
+
 # Jobs: Django tasks stored as `jobs.Job` rows and run by `manage.py run_jobs` (or `serve`).
 TASKS = {"default": {"BACKEND": "jobs.backend.DatabaseBackend", "QUEUES": []}}
 # A running job whose worker has not renewed its lease for this long is taken back.
 JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 30.0)
 # How often idle workers look for due jobs that no wake-up announced.
 JOBS_POLL_SECONDS = env_float("JOBS_POLL_SECONDS", 1.0)
+# /ready fails once the job due longest has waited this long for a worker.
+READY_MAX_QUEUE_AGE_SECONDS = env_float("READY_MAX_QUEUE_AGE_SECONDS", 300.0)

@@ -4,6 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from episode_metadata import errors, health
+from episode_metadata.metrics import views as metrics
+from realtime.views import dashboard
 
 api_v1 = [
     path("auth/", include("episode_metadata.auth.urls")),
@@ -14,7 +16,9 @@ api_v1 = [
 
 urlpatterns = [
     path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
     path("ping", health.ping, name="ping"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
@@ -23,6 +27,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api-auth/", include("rest_framework.urls")),
+    path("dashboard/", dashboard, name="dashboard"),
     path("admin/", admin.site.urls),
     # Anything else under /api/ is an unknown endpoint: answer in JSON even with DEBUG on.
     re_path(r"^api/", errors.not_found),

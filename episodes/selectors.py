@@ -1,6 +1,6 @@
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
-from episodes.models import Episode
+from episodes.models import Episode, EpisodeStatus
 
 
 def episode_list(*, include_deleted: bool = False) -> QuerySet[Episode]:
@@ -9,6 +9,18 @@ def episode_list(*, include_deleted: bool = False) -> QuerySet[Episode]:
     if not include_deleted:
         queryset = queryset.filter(deleted_at__isnull=True)
     return queryset
+
+
+def status_counts() -> dict[str, int]:
+    """Live episodes per status, in workflow order, zero included: a summary that does not
+    depend on which statuses happen to have episodes."""
+    counted = dict(
+        Episode.objects.filter(deleted_at__isnull=True)
+        .values_list("status")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    return {status: counted.get(status, 0) for status in EpisodeStatus.values}
 
 
 def number_taken(*, season_number: int | None, episode_number: int | None, exclude_id=None) -> bool:

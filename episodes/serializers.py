@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from activity.serializers import ActivityLogSerializer
 from episode_metadata.auth.serializers import UserSummarySerializer
-from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode
+from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode, EpisodeStatus
 
 
 class EpisodeSerializer(serializers.ModelSerializer):
@@ -65,6 +65,11 @@ class EpisodeDetailSerializer(EpisodeSerializer):
 
     class Meta(EpisodeSerializer.Meta):
         fields = [*EpisodeSerializer.Meta.fields, "viewers"]
+
+
+class EpisodeStatusCountSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=EpisodeStatus.choices)
+    count = serializers.IntegerField(help_text="Live episodes in this status.")
 
 
 class EpisodeHistorySerializer(ActivityLogSerializer):

@@ -18,6 +18,7 @@ from episodes.models import Episode
 from episodes.serializers import (
     EpisodeDetailSerializer,
     EpisodeSerializer,
+    EpisodeStatusCountSerializer,
     EpisodeViewerSerializer,
 )
 from realtime import presence, presence_selectors
@@ -98,6 +99,23 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
             services.hard_delete_episode(instance)
         else:
             services.soft_delete_episode(instance, user=self.request.user)
+
+    @extend_schema(responses={200: EpisodeStatusCountSerializer(many=True)})
+    @action(
+        detail=False,
+        url_path="status-counts",
+        serializer_class=EpisodeStatusCountSerializer,
+        filterset_class=None,
+        pagination_class=None,
+    )
+    def status_counts(self, request: Request) -> Response:
+        """Live episodes per status, every status listed: a dashboard's summary without
+        paging through the episodes."""
+        counts = [
+            {"status": status, "count": count}
+            for status, count in selectors.status_counts().items()
+        ]
+        return Response(self.get_serializer(counts, many=True).data)
 
     @extend_schema(request=None, responses={200: EpisodeSerializer})
     @action(detail=True, methods=["post"])

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -5,7 +6,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
 from jobs import selectors, services
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, Worker
 
 
 class _RegisteredFilter(admin.SimpleListFilter):
@@ -180,3 +181,43 @@ class JobAdmin(admin.ModelAdmin):
                 f"Skipped {_jobs(skipped)}: only waiting or running jobs can be cancelled.",
                 messages.WARNING,
             )
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """Job workers as they last reported themselves; they write these rows, nobody else."""
+
+    list_display = [
+        "name",
+        "state",
+        "queues_display",
+        "concurrency",
+        "started_at",
+        "heartbeat_at",
+        "stopped_at",
+    ]
+    list_filter = ["hostname"]
+    search_fields = ["name"]
+    ordering = ["-started_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Worker]:
+        return selectors.workers(fresh_within=settings.JOBS_LEASE_SECONDS)
+
+    @admin.display(description="state")
+    def state(self, worker: Worker) -> str:
+        if worker.live:
+            return "alive"
+        return "stopped" if worker.stopped_at is not None else "silent (presumed dead)"
+
+    @admin.display(description="queues")
+    def queues_display(self, worker: Worker) -> str:
+        return ", ".join(worker.queues)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Worker | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Worker | None = None) -> bool:
+        return False

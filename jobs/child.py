@@ -1,8 +1,9 @@
 """One worker slot: a process that claims jobs and runs them, one at a time.
 
 Spawned and watched by `jobs.supervisor`, to which it talks over a pipe: it reports what it
-runs (so the supervisor can enforce a hard timeout and hand back its job on shutdown) and
-forwards its live events, which the supervisor publishes. It never outlives the supervisor.
+runs (so the supervisor can enforce a hard timeout and hand back its job on shutdown) and how
+each attempt ended (which the supervisor counts), and forwards its live events, which the
+supervisor publishes. It never outlives the supervisor.
 """
 
 import contextlib
@@ -79,8 +80,9 @@ def _loop(
             job = services.claim(worker_id=worker_id, queues=queues)
         if job is not None:
             pipe.send("busy", str(job.pk), job.attempts, job.timeout_seconds)
+            started = time.monotonic()
             status = execution.run_claimed(job)
-            pipe.send("idle", str(job.pk), status)
+            pipe.send("idle", str(job.pk), status, job.job_type, time.monotonic() - started)
         # Drain control messages; with no job, wait for a wake-up or the next poll.
         while conn.poll(0 if job is not None else poll_seconds):
             if conn.recv() == "stop":

@@ -51,6 +51,8 @@ def _call(job: Job, declared: registry.JobType | None) -> tuple[str, Any]:
         request_id=f"job:{job.pk}",
         actor_label=f"{job.job_type} job",
         get_user=lambda: job.created_by,
+        get_user_id=lambda: job.created_by_id,
+        job_id=str(job.pk),
     )
     with context.acting(handler_context), runtime.running(job) as state, _heartbeat.watching(state):
         try:
@@ -65,7 +67,10 @@ def _call(job: Job, declared: registry.JobType | None) -> tuple[str, Any]:
 
 def _worker_context(job: Job) -> context.ActivityContext:
     return context.ActivityContext(
-        source=Source.JOB, request_id=f"job:{job.pk}", actor_label=f"worker {job.worker_id}"
+        source=Source.JOB,
+        request_id=f"job:{job.pk}",
+        actor_label=f"worker {job.worker_id}",
+        job_id=str(job.pk),
     )
 
 

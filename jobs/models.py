@@ -127,3 +127,43 @@ class Job(models.Model):
             return ""
         latest = self.errors[-1]
         return f"{latest.get('type', 'Error')}: {latest.get('message', '')}"
+
+
+class Worker(models.Model):
+    """A job worker (one supervisor and its processes) as it last reported itself.
+
+    Readiness and operators count the live ones: a worker that stops renewing `heartbeat_at`
+    has died without saying so, one that stopped cleanly says when.
+    """
+
+    # `hostname:pid`, the prefix of the `worker_id` its processes give the jobs they run.
+    name = models.CharField(max_length=255, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list)
+    concurrency = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="worker_name_not_blank"),
+            models.CheckConstraint(condition=Q(concurrency__gte=1), name="worker_concurrency_min"),
+            models.CheckConstraint(
+                condition=Q(heartbeat_at__gte=models.F("started_at")),
+                name="worker_heartbeat_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_at__isnull=True) | Q(stopped_at__gte=models.F("started_at")),
+                name="worker_stopped_after_start",
+            ),
+        ]
+        indexes = [
+            # Live workers are the recent heartbeats; departed ones are deleted by age.
+            models.Index(fields=["heartbeat_at"], name="worker_heartbeat_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,11 +1,14 @@
-"""Reads of jobs and job types, as the API and the admin show them."""
+"""Reads of jobs, job types and workers, as the API, the admin, readiness and operators see
+them."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
+from django.utils import timezone
 
 from jobs import registry
-from jobs.models import Job
+from jobs.models import WAITING, Job, JobStatus, Worker
 
 
 def job_list() -> QuerySet[Job]:
@@ -42,3 +45,90 @@ def output_file(job: Job, file_format: str) -> dict[str, Any] | None:
         if is_output_file(entry) and entry["format"] == file_format:
             return entry
     return None
+
+
+def dead_jobs(
+    *,
+    job_type: str | None = None,
+    queue_name: str | None = None,
+    failed_since: datetime | None = None,
+) -> QuerySet[Job]:
+    """Jobs that failed for good, optionally of one type, one queue, or recent failures only."""
+    jobs = Job.objects.filter(status=JobStatus.FAILED)
+    if job_type:
+        jobs = jobs.filter(job_type=job_type)
+    if queue_name:
+        jobs = jobs.filter(queue_name=queue_name)
+    if failed_since is not None:
+        jobs = jobs.filter(finished_at__gte=failed_since)
+    return jobs
+
+
+def purgeable_jobs(*, finished_before: datetime) -> QuerySet[Job]:
+    """Failed and cancelled jobs that ended before the cutoff: nothing will run them again
+    unless someone retries them, and after long enough nobody will."""
+    return Job.objects.filter(
+        status__in=(JobStatus.FAILED, JobStatus.CANCELLED), finished_at__lt=finished_before
+    )
+
+
+def job_counts(*fields: str, jobs: QuerySet[Job] | None = None) -> list[dict[str, Any]]:
+    """How many jobs (of all, or of `jobs`) share each combination of `fields` present, as
+    `{field: value, ..., "count": n}` rows sorted by the fields."""
+    jobs = Job.objects.all() if jobs is None else jobs
+    return list(jobs.order_by().values(*fields).annotate(count=Count("id")).order_by(*fields))
+
+
+def _due(now: datetime) -> QuerySet[Job]:
+    return Job.objects.filter(status__in=WAITING, run_after__lte=now)
+
+
+def oldest_due_wait() -> timedelta | None:
+    """How long the job due longest has waited for a worker; None when nothing is due.
+
+    Jobs waiting for a retry's backoff or a later `run_after` are not late yet."""
+    now = timezone.now()
+    oldest = _due(now).aggregate(oldest=Min("run_after"))["oldest"]
+    return None if oldest is None else now - oldest
+
+
+def oldest_due_waits() -> dict[str, timedelta]:
+    """`oldest_due_wait`, per queue that has due jobs."""
+    now = timezone.now()
+    rows = _due(now).order_by().values("queue_name").annotate(oldest=Min("run_after"))
+    return {row["queue_name"]: now - row["oldest"] for row in rows.order_by("queue_name")}
+
+
+def _live(fresh_within: float) -> Q:
+    """Not stopped, and renewed its heartbeat within `fresh_within` seconds: one silent for
+    longer is presumed dead, as its jobs are."""
+    cutoff = timezone.now() - timedelta(seconds=fresh_within)
+    return Q(stopped_at__isnull=True, heartbeat_at__gte=cutoff)
+
+
+def live_workers(*, fresh_within: float) -> QuerySet[Worker]:
+    return Worker.objects.filter(_live(fresh_within))
+
+
+def workers(*, fresh_within: float) -> QuerySet[Worker]:
+    """Every worker, with `live` telling whether it is."""
+    return Worker.objects.annotate(
+        live=ExpressionWrapper(_live(fresh_within), output_field=BooleanField())
+    )
+
+
+def due_backlog() -> list[dict[str, Any]]:
+    """Per queue with due jobs, how many there are (`depth`) and how long the one due
+    longest has waited (`waited`): one pass over `job_claim_idx`, which holds only waiting
+    jobs."""
+    now = timezone.now()
+    rows = (
+        _due(now)
+        .order_by()
+        .values("queue_name")
+        .annotate(depth=Count("id"), oldest=Min("run_after"))
+    )
+    return [
+        {"queue_name": row["queue_name"], "depth": row["depth"], "waited": now - row["oldest"]}
+        for row in rows
+    ]

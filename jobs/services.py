@@ -7,12 +7,14 @@ are single guarded UPDATEs compiled once (`jobs.statements`), since they run for
 
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from activity import context
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ERROR_MESSAGE = 2000
 MAX_TRACEBACK = 20_000
+RETRY_BATCH_SIZE = 500
 
 
 class JobStateError(Exception):
@@ -252,6 +255,33 @@ def retry(job: Job) -> Job:
         )
         wakeup.job_enqueued()
     return job
+
+
+def retry_dead(
+    dead: QuerySet[Job],
+    *,
+    batch_size: int = RETRY_BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Retry each failed job of `dead` (see `selectors.dead_jobs`) as `retry` does, so each
+    is logged and announced like a retry by hand. Returns how many went back to the queue.
+
+    Only jobs that had failed when it began: one that fails again meanwhile is not retried
+    twice. `on_batch` hears the running total after each batch.
+    """
+    failed_before = Q(finished_at__lte=timezone.now()) | Q(finished_at__isnull=True)
+    remaining = dead.filter(failed_before, status=JobStatus.FAILED)
+    total = 0
+    while batch := list(remaining.order_by("finished_at", "pk")[:batch_size]):
+        for job in batch:
+            try:
+                retry(job)
+            except (JobStateError, Job.DoesNotExist):
+                continue  # retried or purged since it was listed
+            total += 1
+        if on_batch is not None:
+            on_batch(total)
+    return total
 
 
 def heartbeat(job: Job) -> bool:

@@ -3,8 +3,9 @@
 The supervisor spawns the children (`jobs.child`), wakes idle ones when work arrives,
 publishes the live events they forward, takes back jobs of workers that died anywhere
 (`services.recover_lost`), makes notifications from the activity log
-(`activity.notifications.runner`), kills a child whose job ignores its timeout, and on stop lets
-running jobs finish within a grace period before handing the rest back to the queue.
+(`activity.notifications.runner`), keeps its row in the worker table fresh (`jobs.workers`),
+kills a child whose job ignores its timeout, and on stop lets running jobs finish within a
+grace period before handing the rest back to the queue.
 
 It runs as `manage.py run_jobs`, or inside the server process with `manage.py serve`
 (which `make run` uses), where the children's events reach WebSocket clients directly.
@@ -27,7 +28,8 @@ from activity import context
 from activity import services as activity_services
 from activity.models import Action, Source
 from activity.notifications.runner import Notifier
-from jobs import child, runtime, services, wakeup
+from episode_metadata.metrics import job_attempts
+from jobs import child, runtime, services, wakeup, workers
 from realtime import broadcast
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,12 @@ class Supervisor:
         self._announce = False
         self._context = multiprocessing.get_context("spawn")
         self._notifier = Notifier(poll_seconds=settings.JOBS_POLL_SECONDS, nudge=self._nudge)
+        self._heartbeat = workers.Heartbeat(
+            name=self.name,
+            queues=self.queues,
+            concurrency=concurrency,
+            interval=settings.JOBS_LEASE_SECONDS / 3,
+        )
 
     def wake(self) -> None:
         """Safe from any thread: something is waiting to run."""
@@ -104,6 +112,7 @@ class Supervisor:
         if connection.vendor == "postgresql":
             self._listener = wakeup.PostgresListener(self.wake).start()
         self._announce_start()
+        self._heartbeat.start()
         logger.info(
             "job worker %s started: %d processes on queues %s",
             self.name,
@@ -163,6 +172,7 @@ class Supervisor:
             self._notifier.activity_arrived()
         self._enforce_hard_timeouts()
         self._recover_lost_jobs()
+        self._heartbeat.beat_if_due()
         self._notifier.run_if_due()
 
     def _drain_wake_ups(self) -> bytes:
@@ -201,8 +211,10 @@ class Supervisor:
             slot.running = (job_id, attempt, time.monotonic() + timeout_seconds)
             slot.idle = False
         elif kind == "idle":
+            _job_id, status, job_type, seconds = details
             slot.running = None
             slot.idle = True
+            job_attempts.attempt_finished(job_type, status, seconds)
 
     def _replace(self, slot: _Slot) -> None:
         self._receive(slot)
@@ -236,7 +248,8 @@ class Supervisor:
         with context.acting(_worker_context(slot.worker_id, job_id)):
             job = services.attempt(job_id, worker_id=slot.worker_id, attempts=attempt)
             if job is not None:
-                services.fail_attempt(job, services.error_entry(exc, attempt=attempt))
+                status = services.fail_attempt(job, services.error_entry(exc, attempt=attempt))
+                job_attempts.attempt_finished(job.job_type, status)
 
     def _enforce_hard_timeouts(self) -> None:
         now = time.monotonic()
@@ -291,11 +304,15 @@ class Supervisor:
                         services.release(job)
             slot.conn.close()
         self._slots.clear()
+        self._heartbeat.stop()
         connection.close()
         logger.info("job worker %s stopped", self.name)
 
 
 def _worker_context(worker_id: str, job_id: str) -> context.ActivityContext:
     return context.ActivityContext(
-        source=Source.JOB, request_id=f"job:{job_id}", actor_label=f"worker {worker_id}"
+        source=Source.JOB,
+        request_id=f"job:{job_id}",
+        actor_label=f"worker {worker_id}",
+        job_id=str(job_id),
     )

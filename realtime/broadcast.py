@@ -24,6 +24,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from episode_metadata import counters
+from episode_metadata.metrics import websocket as metrics
 from realtime import hub
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def announce_activity() -> None:
         _forward("activity", None)
         return
     hub.wake_local_hubs()
-    if _reaches_other_processes():
+    if _has_other_processes() and not _paused():
         _wake_other_processes()
 
 
@@ -98,7 +99,11 @@ def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
         "timestamp": datetime.now(UTC).isoformat(),
     }
     hub.deliver_to_local_hubs(message)
-    if _reaches_other_processes():
+    if not _has_other_processes():
+        return
+    if _paused():
+        metrics.dropped(metrics.PUBLISH_FAILED)
+    else:
         _publisher.submit({**message, "origin": hub.PROCESS_ID})
 
 
@@ -114,6 +119,7 @@ class _Publisher:
         with self._lock:
             if self._in_flight >= MAX_IN_FLIGHT:
                 counters.increment(counters.BROADCAST_FAILURES)
+                metrics.dropped(metrics.PUBLISH_FAILED)
                 return
             self._in_flight += 1
             if self._loop is None:
@@ -129,6 +135,7 @@ class _Publisher:
             await asyncio.wait_for(layer.group_send(hub.GROUP, message), SEND_TIMEOUT_SECONDS)
         except Exception as exc:
             _failed(exc)
+            metrics.dropped(metrics.PUBLISH_FAILED)
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -137,10 +144,14 @@ class _Publisher:
 _publisher = _Publisher()
 
 
-def _reaches_other_processes() -> bool:
-    if isinstance(get_channel_layer(), InMemoryChannelLayer):
-        return False  # one process only: the local hubs have it already
+def _has_other_processes() -> bool:
+    # With the in-memory layer there is one process only: the local hubs have it already.
+    return not isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+def _paused() -> bool:
+    """Within the pause after a failure: the message is not sent, and counts as failed."""
     if time.monotonic() < _broken_until:
         counters.increment(counters.BROADCAST_FAILURES)
-        return False
-    return True
+        return True
+    return False

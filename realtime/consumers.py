@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from activity.context import ActivityContext, acting
 from activity.models import Source
 from activity.notifications import live
+from episode_metadata.metrics import websocket as metrics
 from realtime import events, presence, selectors, topics
 from realtime.auth import authenticate
 from realtime.hub import get_hub
@@ -56,6 +57,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             source=Source.API,
             actor_label=self.user.get_username(),
             get_user=lambda: self.user,
+            get_user_id=lambda: self.user.pk,
         )
         self.bucket = TokenBucket(BURST, RATE)
         self.hub = get_hub()
@@ -63,10 +65,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
         self.presence = presence.SocketPresence(self.user.pk)
+        metrics.CONNECTIONS.inc()
 
     async def disconnect(self, code: int) -> None:
         subscriber = getattr(self, "subscriber", None)
         if subscriber is not None:  # unset when authentication failed
+            metrics.CONNECTIONS.dec()
             self.hub.remove(subscriber)
             await subscriber.close()
             await self.presence.close()
@@ -170,6 +174,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 "resync_required",
                 {"topics": sorted(new_topics), "after": after, "last_id": up_to},
             )
+            metrics.RESYNCS.inc()
             return
         for entry in rows:
             shown_before = entry.id <= self.subscriber.cursor and already & set(
@@ -177,7 +182,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             )
             if not shown_before:
                 topic = self._topic_for(entry, new_topics)
-                self.subscriber.offer(events.durable_frame(entry, topic))
+                self.subscriber.offer(events.durable_frame(entry, topic), metrics.family_of(topic))
+                metrics.REPLAYED.inc()
         self.subscriber.cursor = max(self.subscriber.cursor, up_to)
 
     @staticmethod
@@ -200,10 +206,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._control("pong", {})
 
     def _control(self, event: str, data: dict) -> None:
-        self.subscriber.offer(events.envelope(event, data))
+        self.subscriber.offer(events.envelope(event, data), metrics.CONTROL)
 
     def _error(self, text: str) -> None:
-        self.subscriber.offer(events.envelope("error", {"message": text}))
+        self._control("error", {"message": text})
 
     async def _send_frame(self, frame: str) -> None:
         await self.send(text_data=frame)

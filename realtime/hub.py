@@ -19,6 +19,7 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections
 
+from episode_metadata.metrics import websocket as metrics
 from realtime import events, selectors, topics
 from realtime.subscriber import Subscriber
 
@@ -156,8 +157,9 @@ class Hub:
                 topic=message["topic"],
                 timestamp=message.get("timestamp"),
             )
+            family = metrics.family_of(message["topic"])
             for subscriber in tuple(self._subscribers.get(message["topic"], ())):
-                subscriber.offer(frame)
+                subscriber.offer(frame, family)
 
     async def _tail(self) -> None:
         while True:
@@ -190,12 +192,13 @@ class Hub:
             if not members:
                 continue
             frame = None
+            family = metrics.family_of(topic)
             for subscriber in members:
                 if subscriber in seen:
                     continue
                 seen.add(subscriber)
                 frame = frame or events.durable_frame(entry, topic)
-                subscriber.offer_durable(entry.id, frame)
+                subscriber.offer_durable(entry.id, frame, family)
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

@@ -4,6 +4,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from episode_metadata.metrics import websocket as metrics
+
 logger = logging.getLogger(__name__)
 
 # Frames a client may fall behind by before it is cut off (it then resumes with `after`).
@@ -12,7 +14,8 @@ MAX_QUEUED_FRAMES = 2000
 
 class Subscriber:
     """Frames are queued synchronously and written by one task, so a slow socket never
-    stalls the hub's fan-out to everyone else."""
+    stalls the hub's fan-out to everyone else. Each frame carries its topic family, the
+    label it is counted under once written."""
 
     def __init__(
         self,
@@ -27,26 +30,30 @@ class Subscriber:
         self._send = send
         self._on_overflow = on_overflow
         self._replaying = False
-        self._held: list[tuple[int, str]] = []
-        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._held: list[tuple[int, str, str]] = []
+        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop())
         self._closed = False
+        # Why frames stopped going out, when the server cut the client off.
+        self._cut_off: str | None = None
 
-    def offer_durable(self, event_id: int, frame: str) -> None:
+    def offer_durable(self, event_id: int, frame: str, family: str) -> None:
         if self._replaying:
-            self._held.append((event_id, frame))
+            self._held.append((event_id, frame, family))
         elif event_id > self.cursor:
             self.cursor = event_id
-            self.offer(frame)
+            self.offer(frame, family)
 
-    def offer(self, frame: str) -> None:
+    def offer(self, frame: str, family: str) -> None:
         if self._closed:
+            if self._cut_off is not None:
+                metrics.dropped(self._cut_off)
             return
         if self._outbox.qsize() >= MAX_QUEUED_FRAMES:
-            self._closed = True
+            self._cut(metrics.OVERFLOW)
             asyncio.get_running_loop().create_task(self._on_overflow())
             return
-        self._outbox.put_nowait(frame)
+        self._outbox.put_nowait((frame, family))
 
     def hold_live_events(self) -> None:
         """While replaying history, live events wait so that everything goes out in id order."""
@@ -55,20 +62,29 @@ class Subscriber:
     def release_live_events(self) -> None:
         self._replaying = False
         held, self._held = self._held, []
-        for event_id, frame in held:
-            self.offer_durable(event_id, frame)
+        for event_id, frame, family in held:
+            self.offer_durable(event_id, frame, family)
 
     async def close(self) -> None:
         self._closed = True
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
+        if self._cut_off is not None:
+            metrics.dropped(self._cut_off, self._outbox.qsize())
+
+    def _cut(self, reason: str) -> None:
+        """Stop queueing; the frame that could not go out is the first one lost."""
+        self._closed = True
+        self._cut_off = reason
+        metrics.dropped(reason)
 
     async def _write_loop(self) -> None:
         while True:
-            frame = await self._outbox.get()
+            frame, family = await self._outbox.get()
             try:
                 await self._send(frame)
             except Exception as exc:
                 logger.info("websocket send failed (%s); dropping connection", exc)
-                self._closed = True
+                self._cut(metrics.SEND_FAILED)
                 return
+            metrics.sent(family)

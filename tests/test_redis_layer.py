@@ -6,6 +6,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
 from django.core.cache import cache
 
 pytestmark = [
@@ -39,7 +40,7 @@ def test_group_messages_reach_every_member():
 
 def test_a_second_layer_instance_sees_the_same_groups():
     """Two server processes hold separate layer objects; Redis must join them."""
-    sender = RedisPubSubChannelLayer(hosts=[os.environ["REDIS_URL"]])
+    sender = RedisPubSubChannelLayer(hosts=[os.environ["REDIS_URL"]], prefix=settings.REDIS_PREFIX)
     receiver = get_channel_layer()
 
     async def exchange():
@@ -59,9 +60,20 @@ def test_cache_is_shared_through_redis():
     assert cache.get("redis-cache-test") == "shared"
 
 
-@pytest.mark.django_db
-def test_health_checks_redis(anon):
-    response = anon.get("/health")
+def test_readiness_round_trips_through_redis_and_leaves_no_subscription():
+    """A server process answers probes for weeks on one layer: none may leave a channel."""
+    from redis.asyncio import Redis
 
-    assert response.status_code == 200
-    assert response.json()["checks"]["channel_layer"] == "ok"
+    from episode_metadata import health
+
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+
+    async def probe():
+        answer = await health.check_channel_layer()
+        async with Redis.from_url(os.environ["REDIS_URL"]) as redis:
+            return answer, await redis.pubsub_channels(f"{prefix}health.*")
+
+    answer, subscribed = async_to_sync(probe)()
+
+    assert answer == {"status": "ok"}
+    assert subscribed == []

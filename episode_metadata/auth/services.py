@@ -1,9 +1,12 @@
 import logging
+from collections.abc import Callable
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import logout as session_logout
 from django.contrib.auth.signals import user_logged_in
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework import exceptions
 
@@ -11,6 +14,8 @@ from episode_metadata.auth import login_limiter
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
+
+REVOKE_BATCH_SIZE = 1_000
 
 
 def client_address(request: HttpRequest) -> str:
@@ -44,3 +49,25 @@ def log_out(request) -> None:
         request.auth.delete()
     else:
         session_logout(request._request)
+
+
+def revoke_tokens(
+    tokens: QuerySet[AuthToken],
+    *,
+    batch_size: int = REVOKE_BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Revoke `tokens` (see `selectors.tokens`) in batches: their clients must log in again.
+
+    Only tokens that existed when it began: someone logging in meanwhile keeps the new one.
+    `on_batch` hears the running total after each batch. Returns how many were revoked.
+    """
+    existing = tokens.filter(created__lte=timezone.now())
+    total = 0
+    while digests := list(existing.values_list("pk", flat=True)[:batch_size]):
+        revoked, _ = AuthToken.objects.filter(pk__in=digests).delete()
+        total += revoked
+        if on_batch is not None:
+            on_batch(total)
+    logger.info("revoked %d API tokens", total)
+    return total

@@ -1,3 +1,5 @@
+import logging
+import re
 import signal
 import threading
 
@@ -6,36 +8,67 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
 
+QUERY_STRING = re.compile(r"\?\S*")
+
+
+class WithoutQueryStrings(logging.Filter):
+    """uvicorn logs each WebSocket's path with its query string, where clients put their
+    token; the logs get the path alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                QUERY_STRING.sub("", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
 
 class Command(BaseCommand):
     help = (
         "Serve HTTP and WebSockets with a job worker in the same process, so the worker's "
-        "live events reach this server's clients with no channel layer in between."
+        "live events reach this server's clients with no channel layer in between. Several "
+        "servers behind a proxy run with --no-worker beside `manage.py run_jobs` workers."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="serve only; jobs run in separate `manage.py run_jobs` workers",
+        )
         add_worker_arguments(parser, concurrency=2)
 
     def handle(self, *args, **options) -> None:
-        supervisor = supervisor_from(options)
-        # uvicorn restores these after its own graceful shutdown and re-raises the signal.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: supervisor.stop())
-        worker = threading.Thread(target=supervisor.run, name="job-supervisor")
-        worker.start()
-        try:
-            uvicorn.Server(
-                uvicorn.Config(
-                    "episode_metadata.asgi:application",
-                    host=options["host"],
-                    port=options["port"],
-                    access_log=False,
-                    lifespan="off",
-                    ws_per_message_deflate=False,
-                )
-            ).run()
-        finally:
-            supervisor.stop()
-            worker.join()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                "episode_metadata.asgi:application",
+                host=options["host"],
+                port=options["port"],
+                access_log=False,
+                lifespan="off",
+                ws_per_message_deflate=False,
+                # Django's LOGGING (settings.py) formats uvicorn's lines too.
+                log_config=None,
+            )
+        )
+        logging.getLogger("uvicorn.error").addFilter(WithoutQueryStrings())
+        if options["no_worker"]:
+            server.run()
+        else:
+            serve_with_worker(server, options)
+
+
+def serve_with_worker(server: uvicorn.Server, options: dict) -> None:
+    supervisor = supervisor_from(options)
+    # uvicorn restores these after its own graceful shutdown and re-raises the signal.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: supervisor.stop())
+    worker = threading.Thread(target=supervisor.run, name="job-supervisor")
+    worker.start()
+    try:
+        server.run()
+    finally:
+        supervisor.stop()
+        worker.join()

@@ -4,6 +4,7 @@ import signal
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandParser
 
+from episode_metadata.metrics import server as metrics_server
 from jobs.supervisor import DEFAULT_GRACE_SECONDS, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -43,9 +44,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_worker_arguments(parser, concurrency=2)
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            help="serve this worker's Prometheus metrics at http://HOST:PORT/ (default: off)",
+        )
+        parser.add_argument(
+            "--metrics-host",
+            default="127.0.0.1",
+            help="the address the metrics listen on (default 127.0.0.1)",
+        )
 
     def handle(self, *args, **options) -> None:
         supervisor = supervisor_from(options)
+        if options["metrics_port"] is not None:
+            metrics_server.start(options["metrics_host"], options["metrics_port"])
+            logger.info(
+                "metrics on http://%s:%d/", options["metrics_host"], options["metrics_port"]
+            )
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
             logger.warning(
                 "no REDIS_URL: this worker's live events cannot reach server processes; "

@@ -1,0 +1,51 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from activity import context
+from activity.management.commands.prune_activity import positive_int
+from activity.models import Source
+from jobs import retention, selectors
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete failed and cancelled jobs that ended more than a number of days ago, in "
+        "batches. Their history stays in the activity log, with the deletion."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            type=positive_int,
+            required=True,
+            metavar="DAYS",
+            help="Delete failed and cancelled jobs that ended more than DAYS days ago.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Report what would be deleted; delete nothing."
+        )
+
+    def handle(self, *args, older_than: int, dry_run: bool, **options) -> None:
+        try:
+            before = timezone.now() - timedelta(days=older_than)
+        except OverflowError:
+            raise CommandError(
+                f"--older-than {older_than} reaches back before the year 1."
+            ) from None
+        if dry_run:
+            count = selectors.purgeable_jobs(finished_before=before).count()
+            self.stdout.write(f"Would delete {count} jobs that ended before {before.isoformat()}.")
+            return
+        actor = context.ActivityContext(
+            source=Source.SYSTEM, actor_label="manage.py purge_dead_jobs"
+        )
+        with context.acting(actor):
+            total = retention.purge(
+                finished_before=before,
+                on_batch=lambda done: self.stdout.write(f"Deleted {done} so far."),
+            )
+        self.stdout.write(
+            self.style.SUCCESS(f"Deleted {total} jobs that ended before {before.isoformat()}.")
+        )

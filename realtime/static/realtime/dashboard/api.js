@@ -1,0 +1,62 @@
+// The service's REST API with the browser session: JSON both ways, the CSRF token on writes,
+// and a signed-out session sent back to the login page.
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function errorMessage(status, body) {
+  if (body && typeof body.detail === "string") return body.detail;
+  if (body && typeof body === "object") {
+    return Object.entries(body).map(([field, problems]) => `${field}: ${[problems].flat().join(" ")}`).join("; ");
+  }
+  return `The server answered ${status}.`;
+}
+
+export async function request(url, { method = "GET", body } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    window.location.assign(document.body.dataset.loginUrl);
+    throw new ApiError(401, "Signed out.");
+  }
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, errorMessage(response.status, data));
+  return data;
+}
+
+export const get = (url) => request(url);
+export const post = (url, body) => request(url, { method: "POST", body });
+export const remove = (url) => request(url, { method: "DELETE" });
+
+/** `path` with the non-empty `params` as its query string. */
+export function withQuery(path, params) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== "" && value !== null && value !== undefined) query.set(name, value);
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+/** Reads a paginated list page by page, following each answer's `next` link. */
+export function pages(firstUrl, convert = (item) => item) {
+  let next = firstUrl;
+  return async () => {
+    const page = await get(next);
+    next = page.next;
+    return { items: page.results.map(convert), complete: !page.next };
+  };
+}

@@ -1,0 +1,69 @@
+// Activity entries, whether they come from GET /api/v1/activities/ or as live events, in one
+// shape, and the words that describe them: the same row whichever way it arrived.
+
+import { formatBytes, formatValue, humanize, shortId } from "./format.js";
+
+export function entryFromRow(row) {
+  return {
+    id: row.id,
+    timestamp: row.timestamp,
+    actor: row.actor_label || (row.actor && row.actor.username) || null,
+    action: row.action,
+    resourceType: row.resource_type,
+    resourceId: row.resource_id,
+    summary: (row.metadata && row.metadata.summary) || {},
+    changes: row.action === "update" ? row.changes : null,
+  };
+}
+
+export function entryFromEvent(frame) {
+  const data = frame.data;
+  return {
+    id: frame.id,
+    timestamp: frame.timestamp,
+    actor: (data.actor && data.actor.name) || null,
+    action: data.action,
+    resourceType: data.resource_type,
+    resourceId: data.resource_id,
+    summary: data[data.resource_type] || {},
+    changes: data.changes || null,
+  };
+}
+
+/** The episode a live event belongs to, if any. */
+export function episodeIdOf(frame) {
+  const data = frame.data || {};
+  if (data.resource_type === "episode") return data.resource_id;
+  const summary = data[data.resource_type] || {};
+  return summary.episode_id || null;
+}
+
+/** What the entry is about, in a few words: "Pilot", "rushes.mp4", "diagnostic". */
+export function resourceLabel(entry) {
+  const summary = entry.summary;
+  const name = summary.title || summary.original_name || summary.name || summary.job_type;
+  if (name) return String(name);
+  // Ids of workers are names already; a UUID is cut to what tells rows apart.
+  return entry.resourceId.length > 12 ? shortId(entry.resourceId) : entry.resourceId;
+}
+
+const DESCRIBERS = {
+  episode: (s) => [s.season_number && `S${s.season_number}`, s.episode_number && `E${s.episode_number}`, s.status].filter(Boolean).join(" · "),
+  file: (s) => [s.kind, s.size !== undefined && formatBytes(s.size)].filter(Boolean).join(" · "),
+  composition: (s) => [s.layout, s.version && `version ${s.version}`, s.status].filter(Boolean).join(" · "),
+  job: (s) => [s.status, s.max_attempts && `attempt ${s.attempts} of ${s.max_attempts}`, s.last_error].filter(Boolean).join(" · "),
+  job_processor: (s) => [s.hostname, s.concurrency && `${s.concurrency} workers`, s.queues && `queues ${s.queues.join(", ")}`].filter(Boolean).join(" · "),
+};
+
+/** A readable line: the changed fields of an update, else the resource's key facts. */
+export function entryDetail(entry) {
+  if (entry.changes) {
+    // Who made the change is the entry's actor already; a `*_by` field only repeats it as an id.
+    return Object.entries(entry.changes)
+      .filter(([field]) => !field.endsWith("_by"))
+      .map(([field, [before, after]]) => `${humanize(field)}: ${formatValue(before)} → ${formatValue(after)}`)
+      .join("; ");
+  }
+  const describe = DESCRIBERS[entry.resourceType];
+  return describe ? describe(entry.summary) : "";
+}

@@ -1,0 +1,141 @@
+// Episodes: how many there are in each status (which doubles as the status filter) and the
+// list, newest first, kept current by the episode events.
+
+import { get, withQuery } from "./api.js";
+import { byId, h, showMessage } from "./dom.js";
+import { humanize } from "./format.js";
+import { LivePanel } from "./live-panel.js";
+import { throttle } from "./throttle.js";
+import { WindowedList } from "./windowed-list.js";
+
+const PAGE_SIZE = 20;
+const REFRESH_MS = 1000;
+
+const newestFirst = (a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? 1 : -1);
+
+export function numbering(episode) {
+  return [episode.season_number && `S${episode.season_number}`, episode.episode_number && `E${episode.episode_number}`]
+    .filter(Boolean)
+    .join(" ");
+}
+
+/** Drawn once, then patched: the link stays the same node, so focus on it survives updates. */
+function episodeRow(episode, row) {
+  if (!row) {
+    row = h(
+      "li",
+      { class: "episode", dataset: { id: episode.id } },
+      h("a", { href: `#episode/${episode.id}`, class: "episode-link" }),
+      " ",
+      h("span", { class: "numbering" }),
+      " ",
+      h("span", {}),
+      h("span", { class: "air-date" }),
+    );
+  }
+  const [link, numbers, status, airDate] = row.children;
+  link.textContent = episode.title;
+  numbers.textContent = numbering(episode);
+  status.className = `badge status-${episode.status}`;
+  status.textContent = humanize(episode.status);
+  airDate.textContent = episode.air_date ? ` airs ${episode.air_date}` : "";
+  return row;
+}
+
+export class EpisodesPanel extends LivePanel {
+  constructor() {
+    super();
+    this.status = "";
+    this.counts = byId("status-counts");
+    this.message = byId("episodes-message");
+    this.countButtons = new Map();
+    this.rows = new WindowedList({
+      list: byId("episode-list"),
+      key: (episode) => episode.id,
+      compare: newestFirst,
+      renderRow: episodeRow,
+      // `created_before` includes its bound: the last row comes again, one more fills the page.
+      fetchOlder: (last) => this.fetchPage({ created_before: last.created_at, page_size: PAGE_SIZE + 1 }),
+      onError: (error) => showMessage(this.message, `Could not load more episodes: ${error.message}`),
+      noun: "episodes",
+      step: PAGE_SIZE,
+    });
+    this.refreshCounts = throttle(REFRESH_MS, () => this.#loadCounts());
+    // An episode that now matches the filter sits where only the server knows.
+    this.refreshList = throttle(REFRESH_MS, () => this.reload());
+  }
+
+  async fetchPage(params) {
+    const page = await get(withQuery("/api/v1/episodes/", { status: this.status, page_size: PAGE_SIZE, ...params }));
+    return { items: page.results, complete: !page.next };
+  }
+
+  async load() {
+    const [counts, page] = await Promise.all([get("/api/v1/episodes/status-counts/"), this.fetchPage({})]);
+    return { counts, page };
+  }
+
+  show({ counts, page }) {
+    this.#showCounts(counts);
+    this.rows.reset(page.items, page.complete);
+    showMessage(this.message, "");
+  }
+
+  failed(error) {
+    showMessage(this.message, `Could not load the episodes: ${error.message}`);
+  }
+
+  async #loadCounts() {
+    try {
+      this.#showCounts(await get("/api/v1/episodes/status-counts/"));
+    } catch (error) {
+      showMessage(this.message, `Could not count the episodes: ${error.message}`);
+    }
+  }
+
+  #showCounts(counts) {
+    const total = counts.reduce((sum, row) => sum + row.count, 0);
+    for (const { status, count } of [{ status: "", count: total }, ...counts]) {
+      let button = this.countButtons.get(status);
+      if (!button) {
+        button = h("button", { type: "button", class: "count-button", onclick: () => this.#filter(status) });
+        this.countButtons.set(status, button);
+        this.counts.append(button);
+      }
+      button.replaceChildren(
+        h("span", { class: "label" }, status ? humanize(status) : "all"),
+        " ",
+        h("span", { class: "number", dataset: { status: status || "all" } }, String(count)),
+      );
+      button.setAttribute("aria-pressed", String(status === this.status));
+    }
+  }
+
+  #filter(status) {
+    this.status = status;
+    for (const [value, button] of this.countButtons) button.setAttribute("aria-pressed", String(value === status));
+    this.reload();
+  }
+
+  apply(frame) {
+    if (frame.id === null || frame.data.resource_type !== "episode") return;
+    this.refreshCounts();
+    const summary = frame.data.episode;
+    const matches = !this.status || summary.status === this.status;
+    const known = this.rows.get(summary.id);
+    const { action } = frame.data;
+    if (action === "delete" || !matches) {
+      this.rows.remove(summary.id);
+    } else if (known) {
+      this.rows.upsert({ ...known, ...summary });
+    } else if (action === "create") {
+      this.rows.upsert({ ...summary, created_at: frame.timestamp });
+    } else {
+      this.refreshList();
+    }
+  }
+
+  render() {
+    this.rows.render();
+  }
+}

@@ -1,0 +1,69 @@
+// The dashboard page: its panels, the one socket that keeps them current, and the route
+// (`#episode/<id>`) that opens an episode.
+
+import { LiveConnection } from "./connection.js";
+import { EpisodeDetail } from "./detail.js";
+import { byId } from "./dom.js";
+import { EpisodesPanel } from "./episodes.js";
+import { ActivityFeed } from "./feed.js";
+import { FrameBatcher } from "./frames.js";
+import { JobsPanel } from "./jobs.js";
+import { NotificationBell } from "./notifications.js";
+import { showConnectionState } from "./status.js";
+
+// Without a connection by then, the page shows what REST has and catches up once connected.
+const OFFLINE_FIRST_LOAD_MS = 3000;
+const EPISODE_ROUTE = /^#episode\/([0-9a-f-]{36})$/i;
+
+const me = { id: Number(document.body.dataset.userId), isStaff: document.body.dataset.staff === "true" };
+const connectionState = byId("connection");
+
+const detail = new EpisodeDetail({
+  me,
+  subscribe: (topics) => live.subscribe(topics),
+  unsubscribe: (topics) => live.unsubscribe(topics),
+});
+const bell = new NotificationBell();
+const panels = [new EpisodesPanel(), detail, new JobsPanel(me), new ActivityFeed(), bell];
+
+const batcher = new FrameBatcher((frames) => {
+  for (const frame of frames) for (const panel of panels) panel.receive(frame);
+  for (const panel of panels) panel.render();
+});
+
+let loaded = false;
+function reloadAll() {
+  loaded = true;
+  for (const panel of panels) panel.reload();
+}
+
+const live = new LiveConnection({
+  url: `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}/ws/events/`,
+  topics: () => ["episodes", "jobs", ...detail.topics()],
+  onState: (state) => showConnectionState(connectionState, state),
+  onEvent: (frame) => batcher.push(frame),
+  onSubscribed: (data) => detail.viewersFromAck(data),
+  onFresh: reloadAll,
+  onResync: reloadAll,
+  onResumed: () => bell.reload(),
+});
+
+function route() {
+  const match = window.location.hash.match(EPISODE_ROUTE);
+  if (match) detail.open(match[1].toLowerCase());
+  else detail.close();
+}
+
+byId("detail-close").addEventListener("click", () => {
+  const link = document.querySelector(`#episode-list a[href="#episode/${detail.id}"]`);
+  window.history.pushState(null, "", window.location.pathname + window.location.search);
+  detail.close();
+  (link || byId("episodes-title")).focus();
+});
+window.addEventListener("hashchange", route);
+
+route();
+live.start();
+setTimeout(() => {
+  if (!loaded) reloadAll();
+}, OFFLINE_FIRST_LOAD_MS);

@@ -1,0 +1,426 @@
+"""The dashboard in headless Chromium against a running `manage.py serve`: logging in, live
+updates of every panel, presence, a dropped connection, large lists, keyboard and a narrow
+window. Screenshots of the main views go to test-artifacts/screenshots/."""
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.browser import launch, log_in, require_chromium, screenshot
+from tests.service_database import ServiceDatabase
+from tests.service_process import Server, create_token, manage, manage_command
+from tests.test_realtime_e2e import http
+
+pytestmark = pytest.mark.server
+
+USERS = {
+    "editor": "editor-pass-3141",
+    "director": "director-pass-2718",
+    # Concerned by nothing but what the notification test does.
+    "writer": "writer-pass-1618",
+}
+STAFF = {"director"}
+CREATE_USERS = "\n".join(
+    [
+        "from django.contrib.auth import get_user_model",
+        "User = get_user_model()",
+        *(
+            f"User.objects.create_user({name!r}, password={pw!r}, is_staff={name in STAFF})"
+            for name, pw in USERS.items()
+        ),
+    ]
+)
+# Made while the server is down, as another process would: the page must catch up on them.
+CHANGES_WHILE_DOWN = """
+from django.contrib.auth import get_user_model
+from episodes import services
+director = get_user_model().objects.get(username="director")
+episode = services.create_episode(user=director, data={{"title": {title!r}}})
+services.update_episode(episode, user=director, data={{"status": "pending"}})
+"""
+# More than a resumed subscription replays: the page is told to reload over REST instead.
+SEED = """
+from datetime import timedelta
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from episodes import services
+from jobs import registry
+from jobs.services import enqueue
+editor = get_user_model().objects.get(username="editor")
+tomorrow = timezone.now() + timedelta(days=1)
+with transaction.atomic():
+    for _ in range(200):
+        enqueue(registry.get("diagnostic"), {}, user=editor, run_after=tomorrow)
+    for number in range(100):
+        episode = services.create_episode(user=editor, data={"title": f"Seeded {number}"})
+        for take in range(9):
+            services.update_episode(episode, user=editor, data={"description": f"take {take}"})
+"""
+
+
+class Service:
+    def __init__(self, database: ServiceDatabase, server: Server) -> None:
+        self.database = database
+        self.server = server
+        self.tokens = {name: create_token(database.env, name) for name in USERS}
+
+    def api(self, user: str, method: str, path: str, body: dict | None = None) -> dict:
+        return http(self.server, method, path, self.tokens[user], body)
+
+    def create_episode(self, user: str, title: str) -> dict:
+        return self.api(user, "POST", "/api/v1/episodes/", {"title": title})
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """The server stopped meanwhile, then started again on the same port."""
+        self.server.stop()
+        try:
+            yield
+        finally:
+            self.server.start()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> Iterator[Service]:
+    require_chromium()
+    database = ServiceDatabase(tmp_path_factory.mktemp("dashboard") / "var")
+    manage(database.env, "collectstatic", "--noinput", "--verbosity", "0")
+    manage(database.env, "shell", "-c", CREATE_USERS)
+    server = Server(database.env, command=manage_command("serve", "--concurrency", "1")).start()
+    try:
+        yield Service(database, server)
+    finally:
+        server.stop()
+        database.drop()
+
+
+@pytest.fixture(scope="module")
+def browser(service) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def sessions(browser, service) -> dict[str, dict]:
+    """Each user logged in once, through the login page; tests reuse the session cookie."""
+    states = {}
+    for name, password in USERS.items():
+        context = browser.new_context()
+        log_in(context.new_page(), service.server.http, name, password)
+        states[name] = context.storage_state()
+        context.close()
+    return states
+
+
+@pytest.fixture
+def open_dashboard(browser, sessions, service):
+    """A function that opens the dashboard as a user in a context of its own; at the end of
+    the test, no page may have thrown a script error."""
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    def opener(user: str = "editor", width: int = 1280, height: int = 900, path: str = "") -> Page:
+        context = browser.new_context(
+            storage_state=sessions[user], viewport={"width": width, "height": height}
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{service.server.http}/dashboard/{path}")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+    assert errors == []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _patient_expectations():
+    # Jobs run in worker processes and notifications follow commits: allow a few seconds.
+    expect.set_options(timeout=15_000)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix} {uuid.uuid4().hex[:6]}"
+
+
+def feed_ids(page: Page) -> list[str]:
+    return page.locator("#activity-list > li").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+
+def test_logging_in_leads_to_the_dashboard_where_a_new_episode_appears_live(browser, service):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, service.server.http, "editor", USERS["editor"])
+    expect(page.locator("#connection")).to_have_text(re.compile("Connected"))
+    draft_count = page.locator('#status-counts [data-status="draft"]')
+    expect(draft_count).to_have_text(re.compile(r"\d+"))
+    drafts_before = int(draft_count.inner_text())
+
+    title = unique("Live pilot")
+    service.create_episode("director", title)
+
+    first_entry = page.locator("#activity-list > li").first
+    expect(first_entry).to_contain_text(title)
+    expect(first_entry).to_contain_text("director")
+    expect(first_entry.locator(".action")).to_have_text("create")
+    expect(page.locator("#episode-list").get_by_role("link", name=title)).to_be_visible()
+    expect(draft_count).to_have_text(str(drafts_before + 1))
+    screenshot(page, "dashboard")
+    context.close()
+    assert errors == []
+
+
+def test_a_changed_episode_reads_as_its_changed_fields_and_the_feed_filters(
+    open_dashboard, service
+):
+    page = open_dashboard()
+    title = unique("Filtered")
+    episode = service.create_episode("director", title)
+    service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
+    expect(page.locator("#activity-list > li").first).to_contain_text("status: draft → pending")
+
+    page.get_by_label("Action").select_option("update")
+    expect(page.locator("#activity-list .action").first).to_have_text("update")
+    expect(page.locator("#activity-list .action", has_text="create")).to_have_count(0)
+    service.create_episode("director", unique("Not an update"))
+    service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "approved"})
+
+    expect(page.locator("#activity-list > li").first).to_contain_text("pending → approved")
+    expect(page.locator("#activity-list .action", has_text="create")).to_have_count(0)
+
+    page.locator("#status-counts").get_by_role("button", name=re.compile("^approved")).click()
+    listed = page.locator("#episode-list > li")
+    expect(listed.filter(has_text=title)).to_have_count(1)
+    expect(listed.filter(has_not_text="approved")).to_have_count(0)
+
+
+def test_a_jobs_progress_bar_moves_and_the_job_completes(open_dashboard, service):
+    page = open_dashboard()
+    job = service.api(
+        "editor",
+        "POST",
+        "/api/v1/jobs/",
+        {"job_type": "diagnostic", "payload": {"seconds": 3, "steps": 6}},
+    )
+    row = page.locator(f'#job-list > li[data-id="{job["id"]}"]')
+    bar = row.get_by_role("progressbar")
+
+    page.wait_for_function(
+        """id => {
+            const bar = document.querySelector(`#job-list li[data-id="${id}"] [role=progressbar]`);
+            const now = bar && Number(bar.getAttribute("aria-valuenow"));
+            return now > 0 && now < 100;
+        }""",
+        arg=job["id"],
+    )
+    expect(row).to_have_attribute("data-status", "running")
+    screenshot(page, "jobs")
+    expect(row).to_have_attribute("data-status", "completed")
+    expect(bar).to_have_attribute("aria-valuenow", "100")
+    expect(row).to_contain_text("attempt 1 of")
+
+
+def test_cancel_and_retry_buttons_act_on_the_job(open_dashboard, service):
+    page = open_dashboard()
+    job = service.api(
+        "editor",
+        "POST",
+        "/api/v1/jobs/",
+        {"job_type": "diagnostic", "payload": {"seconds": 60, "steps": 60}},
+    )
+    row = page.locator(f'#job-list > li[data-id="{job["id"]}"]')
+    expect(row).to_have_attribute("data-status", "running")
+
+    row.get_by_role("button", name=re.compile("^Cancel")).click()
+    expect(row).to_have_attribute("data-status", "cancelled")
+    expect(row.get_by_role("button", name=re.compile("^Cancel"))).to_be_hidden()
+    row.get_by_role("button", name=re.compile("^Retry")).click()
+    expect(row).to_have_attribute("data-status", re.compile("pending|running"))
+
+    not_theirs = open_dashboard("writer").locator(f'#job-list > li[data-id="{job["id"]}"]')
+    expect(not_theirs).to_have_attribute("data-status", re.compile("pending|running"))
+    expect(not_theirs.get_by_role("button")).to_have_count(0)
+    staff_row = open_dashboard("director").locator(f'#job-list > li[data-id="{job["id"]}"]')
+    staff_row.get_by_role("button", name=re.compile("^Cancel")).click()
+    expect(not_theirs).to_have_attribute("data-status", "cancelled")
+    expect(row).to_have_attribute("data-status", "cancelled")
+
+
+def test_another_users_change_to_my_episode_raises_my_unread_count(open_dashboard, service):
+    page = open_dashboard("writer")
+    bell = page.locator("#unread-count")
+    # Loaded, and empty: the list says so.
+    expect(page.locator("#notification-list + .empty")).not_to_have_attribute("hidden", "")
+    title = unique("Mine")
+    episode = service.create_episode("writer", title)
+
+    service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
+
+    expect(bell).to_have_attribute("data-count", "1")
+    page.get_by_role("button", name=re.compile("^Notifications")).click()
+    notification = page.locator("#notification-list > li").first
+    expect(notification).to_contain_text(title)
+    expect(notification).to_have_attribute("data-unread", "true")
+    screenshot(page, "notifications")
+    notification.get_by_role("button", name=re.compile("^Mark read")).click()
+    expect(bell).to_have_attribute("data-count", "0")
+    expect(notification).to_have_attribute("data-unread", "false")
+
+    service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "approved"})
+    expect(bell).to_have_attribute("data-count", "1")
+    page.get_by_role("button", name="Mark all read").click()
+    expect(bell).to_have_attribute("data-count", "0")
+
+
+def test_a_second_user_opening_the_same_episode_appears_as_a_viewer(open_dashboard, service):
+    title = unique("Watched")
+    episode = service.create_episode("editor", title)
+    page = open_dashboard()
+    page.locator("#episode-list").get_by_role("link", name=title).click()
+    detail = page.locator("#episode-detail")
+    expect(detail.get_by_role("heading", name=title)).to_be_visible()
+    expect(page.locator("#viewers")).to_have_text("Nobody else is viewing this episode.")
+
+    other = open_dashboard("director", path=f"#episode/{episode['id']}")
+    expect(other.locator("#viewers")).to_have_text("Also viewing: editor")
+    expect(page.locator("#viewers")).to_have_text("Also viewing: director")
+    other.get_by_role("button", name="Follow").click()
+    expect(other.locator("#follow")).to_have_attribute("aria-pressed", "true")
+    service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
+    expect(detail.locator(".fields")).to_contain_text("pending")
+    expect(page.locator("#detail-activity > li").first).to_contain_text("draft → pending")
+    screenshot(page, "episode")
+
+    other.get_by_role("button", name="Close").click()
+    expect(other.locator("#episode-detail")).to_be_hidden()
+    expect(other.locator("#episode-list").get_by_role("link", name=title)).to_be_focused()
+
+
+def test_after_a_dropped_connection_the_missed_events_arrive_once(open_dashboard, service):
+    page = open_dashboard()
+    seen_before = feed_ids(page)
+    title = unique("While down")
+    with service.down():
+        expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+        manage(service.database.env, "shell", "-c", CHANGES_WHILE_DOWN.format(title=title))
+
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    entries = page.locator("#activity-list > li", has_text=title)
+    expect(entries).to_have_count(2)
+    expect(entries.first).to_contain_text("draft → pending")
+    expect(page.locator("#episode-list").get_by_role("link", name=title)).to_be_visible()
+    ids = feed_ids(page)
+    assert len(ids) == len(set(ids))
+    assert set(seen_before) <= set(ids)
+
+
+def test_going_offline_shows_and_coming_back_reconnects(open_dashboard):
+    page = open_dashboard()
+    page.context.set_offline(True)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#connection")).to_have_text(re.compile("Offline"))
+    page.context.set_offline(False)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+
+def test_main_controls_are_reachable_by_tab_with_a_visible_focus(open_dashboard, service):
+    service.create_episode("editor", unique("Tabbed"))
+    page = open_dashboard()
+    expect(page.locator("#episode-list > li").first).to_be_visible()
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    reached = set()
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        reached.add(
+            page.evaluate(
+                """() => {
+                    const el = document.activeElement;
+                    return el.id || el.getAttribute("aria-label") || el.textContent.trim();
+                }"""
+            )
+        )
+    assert {"bell", "Log out", "job-status", "activity-resource", "activity-action"} <= reached
+    assert any(name.startswith("all") for name in reached)  # the status filters
+    assert any(name.startswith("Tabbed") for name in reached)  # an episode link
+
+    page.get_by_role("link", name="Skip to main content").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.locator("#episode-list a").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#episode-detail")).to_be_visible()
+    page.locator("#bell").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#notification-panel")).to_be_visible()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    expect(page.locator("#notification-panel")).to_be_hidden()
+    expect(page.locator("#bell")).to_be_focused()
+    expect(page.locator("#bell")).to_have_attribute("aria-expanded", "false")
+
+
+def test_a_narrow_window_needs_no_horizontal_scrolling(open_dashboard, service):
+    service.create_episode("editor", unique("A rather long episode title for a narrow window"))
+    page = open_dashboard(width=400, height=800)
+    expect(page.locator("#episode-list > li").first).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Notifications")).click()
+
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+    screenshot(page, "narrow")
+
+
+def test_thousands_of_missed_rows_reload_over_rest_into_bounded_paged_lists(
+    open_dashboard, service
+):
+    page = open_dashboard()
+    with service.down():
+        expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+        manage(service.database.env, "shell", "-c", SEED)
+
+    feed = page.locator("#activity-list > li")
+    jobs = page.locator("#job-list > li")
+    expect(feed.filter(has_text="Seeded 99").first).to_be_visible()
+    # Reloaded over REST, a page of each: a replay would have brought all 200 jobs.
+    expect(jobs).to_have_count(25)
+    assert feed.count() in (50, 51)  # the restarted worker's start may follow the reload
+    oldest = min(map(int, feed_ids(page)))
+    for _ in range(4):
+        page.get_by_role("button", name="Load more activity").click()
+        page.wait_for_function(
+            "n => document.querySelector('#activity-list > li:last-child').dataset.id < n",
+            arg=oldest,
+        )
+        oldest = min(map(int, feed_ids(page)))
+        assert feed.count() <= 100
+    expect(page.get_by_role("button", name=re.compile(r"^Show \d+ newer"))).to_be_visible()
+    ids = feed_ids(page)
+    assert len(ids) == len(set(ids)) == 100
+
+    for _ in range(7):
+        page.get_by_role("button", name="Load more jobs").click()
+    expect(page.get_by_role("button", name=re.compile(r"^Show \d+ newer"))).to_have_count(2)
+    assert jobs.count() <= 100
+    episodes = page.locator("#episode-list > li")
+    expect(episodes).to_have_count(20)
+    page.get_by_role("button", name="Load more episodes").click()
+    expect(episodes).to_have_count(40)
+    expect(episodes.last).to_contain_text("Seeded 60")
+    expect(page.locator('#status-counts [data-status="all"]')).to_have_text(re.compile(r"\d{3}"))
+    screenshot(page, "large-lists")
