@@ -1,20 +1,7 @@
-import argparse
-from datetime import timedelta
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
+from django.core.management.base import BaseCommand, CommandParser
 
 from activity import retention
-
-
-def positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{raw}' is not a whole number of days.") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 day, not {value}.")
-    return value
+from episode_metadata.command_arguments import days_ago, positive_int
 
 
 class Command(BaseCommand):
@@ -33,12 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than: int, dry_run: bool, **options) -> None:
-        try:
-            before = timezone.now() - timedelta(days=older_than)
-        except OverflowError:
-            raise CommandError(
-                f"--older-than {older_than} reaches back before the year 1."
-            ) from None
+        before = days_ago(older_than)
         if dry_run:
             count, through_id = retention.prunable_summary(before=before)
             self.stdout.write(

@@ -1,10 +1,7 @@
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from activity.management.commands.prune_activity import positive_int
 from episode_metadata.auth import selectors, services
+from episode_metadata.command_arguments import days_ago, positive_int
 
 
 class Command(BaseCommand):
@@ -34,12 +31,7 @@ class Command(BaseCommand):
             raise CommandError("Say whose tokens to revoke: --user, --all or --older-than.")
         if user and not selectors.user_exists(user):
             raise CommandError(f"There is no user {user!r}.")
-        try:
-            before = timezone.now() - timedelta(days=older_than) if older_than else None
-        except OverflowError:
-            raise CommandError(
-                f"--older-than {older_than} reaches back before the year 1."
-            ) from None
+        before = days_ago(older_than) if older_than else None
         tokens = selectors.tokens(username=user, created_before=before)
         if dry_run:
             self.stdout.write(f"Would revoke {tokens.count()} API tokens.")

@@ -1,11 +1,8 @@
-from datetime import timedelta
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
+from django.core.management.base import BaseCommand, CommandParser
 
 from activity import context
-from activity.management.commands.prune_activity import positive_int
 from activity.models import Source
+from episode_metadata.command_arguments import days_ago, positive_int
 from jobs import retention, selectors
 
 
@@ -28,12 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, older_than: int, dry_run: bool, **options) -> None:
-        try:
-            before = timezone.now() - timedelta(days=older_than)
-        except OverflowError:
-            raise CommandError(
-                f"--older-than {older_than} reaches back before the year 1."
-            ) from None
+        before = days_ago(older_than)
         if dry_run:
             count = selectors.purgeable_jobs(finished_before=before).count()
             self.stdout.write(f"Would delete {count} jobs that ended before {before.isoformat()}.")

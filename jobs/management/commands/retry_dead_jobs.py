@@ -1,4 +1,3 @@
-import argparse
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -7,18 +6,9 @@ from django.utils import timezone
 
 from activity import context
 from activity.models import Source
+from episode_metadata.command_arguments import positive_hours
 from jobs import selectors, services
 from jobs.models import Job
-
-
-def positive_hours(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{raw}' is not a number of hours.") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 hours, not {raw}.")
-    return value
 
 
 class Command(BaseCommand):
