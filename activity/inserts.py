@@ -1,21 +1,30 @@
 """Inserting activity rows at close to the database's own cost.
 
 Every tracked write pays for its activity row, so the row is written with a statement
-compiled once per database (the ORM spends ~100 us compiling each INSERT), inside a
-savepoint so that a failure leaves the caller's transaction usable. On PostgreSQL the
-savepoint and the insert travel in one round trip. Values still go through each field's
-own `get_db_prep_save`, so they are stored exactly as `save()` would.
+compiled once per database (the ORM spends ~100 us compiling each INSERT), in a way
+that leaves the caller's transaction usable when it fails: on PostgreSQL inside a
+savepoint that travels with the insert in one round trip; on SQLite, which undoes a
+failed statement by itself, as it is. Values still go through each field's own
+`get_db_prep_save`, so they are stored exactly as `save()` would.
+
+When the database has thrown the caller's whole transaction away instead (SQLite does
+on a full disk or an I/O error), `TransactionLost` says so: the change being recorded is
+gone too, and must not be reported as saved.
 """
 
 from functools import cache
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections
 from django.db.models import Field
 
 from activity.models import ActivityLog
 
 _FIELDS: list[Field] = [f for f in ActivityLog._meta.concrete_fields if not f.primary_key]
 _SAVEPOINT = "activity_row"
+
+
+class TransactionLost(DatabaseError):
+    """The insert failed and took the caller's transaction with it."""
 
 
 @cache
@@ -35,9 +44,7 @@ def insert(entry: ActivityLog, using: str = "default") -> ActivityLog:
     if connection.vendor == "postgresql":
         entry.pk = _insert_postgresql(connection, params, using)
     else:
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute(_insert_sql(using), params)
-            entry.pk = cursor.fetchone()[0]
+        entry.pk = _insert_sqlite(connection, params, using)
     entry._state.adding = False
     entry._state.db = using
     return entry
@@ -65,7 +72,19 @@ def _insert_postgresql(connection, params: list, using: str) -> int:
 def _roll_back_savepoint(connection, cursor) -> None:
     try:
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
-    except DatabaseError:
+    except DatabaseError as exc:
         # As Django does when a savepoint cannot be restored: the transaction is lost.
         connection.needs_rollback = True
-        raise
+        raise TransactionLost(str(exc)) from exc
+
+
+def _insert_sqlite(connection, params: list, using: str) -> int:
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(_insert_sql(using), params)
+        except DatabaseError as exc:
+            if connection.in_atomic_block and not connection.connection.in_transaction:
+                connection.needs_rollback = True
+                raise TransactionLost(str(exc)) from exc
+            raise
+        return cursor.fetchone()[0]

@@ -150,6 +150,17 @@ def record_event(
     )
     try:
         inserts.insert(entry)
+    except inserts.TransactionLost:
+        counters.increment(counters.ACTIVITY_WRITE_FAILURES)
+        logger.error(
+            "activity log write failed for %s %s %s (request %s) and the database dropped "
+            "the whole transaction: the change is not saved",
+            action,
+            resource_type,
+            resource_id,
+            acting.request_id or "-",
+        )
+        raise
     except Exception:
         counters.increment(counters.ACTIVITY_WRITE_FAILURES)
         logger.exception(

@@ -183,6 +183,87 @@ def test_write_succeeds_when_the_activity_insert_fails(api, caplog):
     assert "activity log write failed for create episode" in caplog.text
 
 
+REFUSE_ACTIVITY = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_activity BEFORE INSERT ON activity_activitylog "
+        "BEGIN SELECT RAISE(ABORT, 'activity refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_activity() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'activity refused'; END; $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_activity BEFORE INSERT ON activity_activitylog "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_activity()",
+    ],
+}
+
+
+def test_write_succeeds_when_the_database_refuses_the_activity_row(api, caplog):
+    """A statement that fails while running, after the change's own INSERT in the same
+    transaction: the change must survive it on both databases."""
+    with connection.cursor() as cursor:
+        for statement in REFUSE_ACTIVITY[connection.vendor]:
+            cursor.execute(statement)
+
+    with caplog.at_level(logging.ERROR):
+        response = api.post("/api/v1/episodes/", {"title": "Kept"}, format="json")
+        renamed = api.patch(
+            f"/api/v1/episodes/{response.json()['id']}/", {"title": "Kept 2"}, format="json"
+        )
+
+    assert (response.status_code, renamed.status_code) == (201, 200)
+    assert Episode.objects.get().title == "Kept 2"
+    assert not ActivityLog.objects.exists()
+    assert caplog.text.count("activity log write failed") == 2
+
+
+# Ways the database throws the writer's whole transaction away during the activity INSERT:
+# SQLite does so on a full disk or an I/O error (RAISE(ROLLBACK) does the same); with
+# PostgreSQL, the connection can drop.
+LOSE_TRANSACTION = {
+    "sqlite": [
+        "CREATE TRIGGER lose_transaction BEFORE INSERT ON activity_activitylog "
+        "BEGIN SELECT RAISE(ROLLBACK, 'disk full'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION lose_transaction() RETURNS trigger AS $$ "
+        "BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END; "
+        "$$ LANGUAGE plpgsql",
+        "CREATE TRIGGER lose_transaction BEFORE INSERT ON activity_activitylog "
+        "FOR EACH ROW EXECUTE FUNCTION lose_transaction()",
+    ],
+}
+
+FIND_TRANSACTION = {
+    "sqlite": ["DROP TRIGGER lose_transaction"],
+    "postgresql": [
+        "DROP TRIGGER lose_transaction ON activity_activitylog",
+        "DROP FUNCTION lose_transaction()",
+    ],
+}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_the_database_threw_away_is_not_reported_as_saved(api, caplog):
+    """The episode's INSERT went with the transaction, so answering 201 would lose it silently."""
+    with connection.cursor() as cursor:
+        for statement in LOSE_TRANSACTION[connection.vendor]:
+            cursor.execute(statement)
+    api.raise_request_exception = False
+    try:
+        response = api.post("/api/v1/episodes/", {"title": "Lost"}, format="json")
+    finally:
+        connection.close()  # PostgreSQL's is gone
+        with connection.cursor() as cursor:
+            for statement in FIND_TRANSACTION[connection.vendor]:
+                cursor.execute(statement)
+    later = api.post("/api/v1/episodes/", {"title": "Later"}, format="json")
+
+    assert response.status_code == 500
+    assert "dropped the whole transaction: the change is not saved" in caplog.text
+    assert later.status_code == 201
+    assert list(Episode.objects.values_list("title", flat=True)) == ["Later"]
+
+
 UNREACHABLE_REDIS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
