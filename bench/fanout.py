@@ -14,21 +14,25 @@ CLIENTS_PER_PROCESS = 2500
 EVENT_SPACING_SECONDS = 0.3
 
 
-def _start_clients(server: Server, token: str, count: int, events: int) -> list[subprocess.Popen]:
-    url = f"{server.ws}/ws/events/?token={token}"
+def _start_clients(
+    servers: list[Server], token: str, count: int, events: int
+) -> list[subprocess.Popen]:
+    """Client processes of at most CLIENTS_PER_PROCESS each, spread evenly over `servers`."""
+    shares = [count // len(servers) + (i < count % len(servers)) for i in range(len(servers))]
     processes = []
-    remaining = count
-    while remaining > 0:
-        share = min(CLIENTS_PER_PROCESS, remaining)
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "bench.clients", url, str(share), str(events)],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                text=True,
+    for server, remaining in zip(servers, shares, strict=True):
+        url = f"{server.ws}/ws/events/?token={token}"
+        while remaining > 0:
+            share = min(CLIENTS_PER_PROCESS, remaining)
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.clients", url, str(share), str(events)],
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
             )
-        )
-        remaining -= share
+            remaining -= share
     for process in processes:
         line = process.stdout.readline()
         if line.strip() != "READY":
@@ -49,10 +53,11 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def latency(server: Server, token: str, clients: int, events: int = 20) -> str:
-    processes = _start_clients(server, token, clients, events)
+def latency(servers: list[Server], token: str, clients: int, events: int = 20) -> str:
+    """Writes go through the first server; its hub is woken directly, the others' by Redis."""
+    processes = _start_clients(servers, token, clients, events)
     for i in range(events):
-        post_json(server, "/api/v1/episodes/", token, {"title": f"Fan-out {clients} #{i}"})
+        post_json(servers[0], "/api/v1/episodes/", token, {"title": f"Fan-out {clients} #{i}"})
         time.sleep(EVENT_SPACING_SECONDS)
     latencies = _collect(processes)
     expected = clients * events
@@ -74,7 +79,7 @@ def idle_connections(server: Server, token: str, clients: int) -> str:
     post_json(server, "/api/v1/episodes/", token, {"title": "Warm-up"})
     time.sleep(1)
     before = rss_kb(server.process.pid)
-    processes = _start_clients(server, token, clients, 1)
+    processes = _start_clients([server], token, clients, 1)
     time.sleep(2)
     after = rss_kb(server.process.pid)
     post_json(server, "/api/v1/episodes/", token, {"title": "Hello, everyone"})
