@@ -1,9 +1,9 @@
-"""Argument types and date arithmetic shared by the operator commands (prune, purge, rotate)."""
+"""Arguments and date arithmetic shared by the operator commands (prune, purge, rotate)."""
 
 import argparse
 from datetime import datetime, timedelta
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 
@@ -33,3 +33,17 @@ def days_ago(days: int, option: str = "--older-than") -> datetime:
         return timezone.now() - timedelta(days=days)
     except OverflowError:
         raise CommandError(f"{option} {days} reaches back before the year 1.") from None
+
+
+def add_retention_arguments(parser: CommandParser, deletes: str) -> None:
+    """`--older-than DAYS` and `--dry-run`, alike in every command that deletes by age."""
+    parser.add_argument(
+        "--older-than",
+        type=positive_int,
+        required=True,
+        metavar="DAYS",
+        help=f"Delete {deletes} more than DAYS days ago.",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="Report what would be deleted; delete nothing."
+    )

@@ -1,23 +1,14 @@
 from django.core.management.base import BaseCommand, CommandParser
 
 from activity import retention
-from episode_metadata.command_arguments import days_ago, positive_int
+from episode_metadata.command_arguments import add_retention_arguments, days_ago
 
 
 class Command(BaseCommand):
     help = "Delete activity older than a number of days, in batches, and record how far it went."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--older-than",
-            type=positive_int,
-            required=True,
-            metavar="DAYS",
-            help="Delete activity recorded more than DAYS days ago.",
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Report what would be deleted; delete nothing."
-        )
+        add_retention_arguments(parser, deletes="activity recorded")
 
     def handle(self, *args, older_than: int, dry_run: bool, **options) -> None:
         before = days_ago(older_than)

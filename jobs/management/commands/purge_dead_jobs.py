@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from activity import context
 from activity.models import Source
-from episode_metadata.command_arguments import days_ago, positive_int
+from episode_metadata.command_arguments import add_retention_arguments, days_ago
 from jobs import retention, selectors
 
 
@@ -13,16 +13,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument(
-            "--older-than",
-            type=positive_int,
-            required=True,
-            metavar="DAYS",
-            help="Delete failed and cancelled jobs that ended more than DAYS days ago.",
-        )
-        parser.add_argument(
-            "--dry-run", action="store_true", help="Report what would be deleted; delete nothing."
-        )
+        add_retention_arguments(parser, deletes="failed and cancelled jobs that ended")
 
     def handle(self, *args, older_than: int, dry_run: bool, **options) -> None:
         before = days_ago(older_than)
