@@ -4,9 +4,10 @@ Local hubs (this process) are woken directly. Other processes hear through the c
 layer, from background threads: wake-ups with Redis's plain client and a short timeout
 (the asyncio publisher cost a write 0.4-1.1 ms of CPU, this about 0.1 ms, and a write
 no longer waits for Redis's answer), ephemeral events from an event loop. After a
-failure, publishing pauses for a few seconds, so a slow or dead Redis costs requests next to nothing. Publishing is best effort by
-design: a durable event is only a wake-up call (hubs read the activity log itself, so a
-lost one delays delivery by at most one poll), and an ephemeral one is disposable.
+failure, publishing pauses for a few seconds, so a slow or dead Redis costs requests next
+to nothing. Publishing is best effort by design: a durable event is only a wake-up call
+(hubs read the activity log itself, so a lost one delays delivery by at most one poll),
+and an ephemeral one is disposable.
 Failures are logged and counted, never raised.
 """
 
