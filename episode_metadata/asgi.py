@@ -10,7 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "episode_metadata.settings")
 django_asgi_app = get_asgi_application()
 
 # These imports need Django set up first.
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from realtime.routing import websocket_urlpatterns  # noqa: E402
@@ -18,7 +17,8 @@ from realtime.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # The consumer authenticates (realtime/auth.py): no session middleware around it.
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )
 

@@ -1,10 +1,16 @@
 """Who is on the other end of a WebSocket: an API token in the query string, or the browser
-session (only from an allowed origin, since browsers send cookies cross-site)."""
+session (only from an allowed origin, since browsers send cookies cross-site).
 
+The session is read here, once, rather than by channels' session middleware, which wraps
+every frame the socket sends afterwards; a fan-out to thousands of sockets pays for that."""
+
+from importlib import import_module
 from urllib.parse import parse_qs, urlparse
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -37,12 +43,20 @@ def _user_for_token(token: str):
     return user
 
 
+async def _user_for_session(scope: dict):
+    session_key = parse_cookie(_header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = await get_user({"session": session})
+    return user if user.is_authenticated else None
+
+
 async def authenticate(scope: dict):
     """The connecting user, or None."""
     tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
     if tokens:
         return await _user_for_token(tokens[0])
-    user = scope.get("user")
-    if user is not None and user.is_authenticated and origin_allowed(scope):
-        return user
+    if origin_allowed(scope):
+        return await _user_for_session(scope)
     return None

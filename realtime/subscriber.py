@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from episode_metadata.metrics import websocket as metrics
@@ -13,9 +14,9 @@ MAX_QUEUED_FRAMES = 2000
 
 
 class Subscriber:
-    """Frames are queued synchronously and written by one task, so a slow socket never
-    stalls the hub's fan-out to everyone else. Each frame carries its topic family, the
-    label it is counted under once written."""
+    """Frames are written at once while the socket takes them, and queued behind the first
+    write that has to wait, so a slow socket never stalls the hub's fan-out to everyone
+    else. Each frame carries its topic family, the label it is counted under once written."""
 
     def __init__(
         self,
@@ -31,8 +32,8 @@ class Subscriber:
         self._on_overflow = on_overflow
         self._replaying = False
         self._held: list[tuple[int, str, str]] = []
-        self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        self._writer = asyncio.create_task(self._write_loop())
+        self._outbox: deque[tuple[str, str]] = deque()
+        self._writer: asyncio.Task | None = None
         self._closed = False
         # Why frames stopped going out, when the server cut the client off.
         self._cut_off: str | None = None
@@ -49,11 +50,16 @@ class Subscriber:
             if self._cut_off is not None:
                 metrics.dropped(self._cut_off)
             return
-        if self._outbox.qsize() >= MAX_QUEUED_FRAMES:
+        if len(self._outbox) >= MAX_QUEUED_FRAMES:
             self._cut(metrics.OVERFLOW)
             asyncio.get_running_loop().create_task(self._on_overflow())
             return
-        self._outbox.put_nowait((frame, family))
+        self._outbox.append((frame, family))
+        if self._writer is None or self._writer.done():
+            # An eager task runs in this call up to its first wait: when the socket takes
+            # the frame at once, as it nearly always does, it is written with no task switch.
+            loop = asyncio.get_running_loop()
+            self._writer = asyncio.Task(self._write_queued(), loop=loop, eager_start=True)
 
     def hold_live_events(self) -> None:
         """While replaying history, live events wait so that everything goes out in id order."""
@@ -67,10 +73,11 @@ class Subscriber:
 
     async def close(self) -> None:
         self._closed = True
-        self._writer.cancel()
-        await asyncio.gather(self._writer, return_exceptions=True)
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
         if self._cut_off is not None:
-            metrics.dropped(self._cut_off, self._outbox.qsize())
+            metrics.dropped(self._cut_off, len(self._outbox))
 
     def _cut(self, reason: str) -> None:
         """Stop queueing; the frame that could not go out is the first one lost."""
@@ -78,9 +85,9 @@ class Subscriber:
         self._cut_off = reason
         metrics.dropped(reason)
 
-    async def _write_loop(self) -> None:
-        while True:
-            frame, family = await self._outbox.get()
+    async def _write_queued(self) -> None:
+        while self._outbox:
+            frame, family = self._outbox.popleft()
             try:
                 await self._send(frame)
             except Exception as exc:

@@ -297,6 +297,22 @@ async def test_session_login_from_an_allowed_origin(client, viewer):
         assert (await bad.receive_output(timeout=3))["code"] == 4401
 
 
+async def test_a_session_that_is_not_a_login_is_refused(client, viewer):
+    user, _ = viewer
+    await database_sync_to_async(client.force_login)(user)
+    key = client.cookies["sessionid"].value
+    await database_sync_to_async(user.set_password)("changed in the meantime")
+    await database_sync_to_async(user.save)()
+    allowed = (b"origin", b"http://localhost")
+
+    for cookie in (f"sessionid={key}", "sessionid=not-a-session", "other=1"):
+        ws = WebsocketCommunicator(
+            application, "/ws/events/", headers=[(b"cookie", cookie.encode()), allowed]
+        )
+        await ws.connect()
+        assert (await ws.receive_output(timeout=3))["code"] == 4401, cookie
+
+
 async def test_events_from_many_changes_arrive_in_id_order(viewer):
     user, token = viewer
     ws = await connect(token)
