@@ -7,6 +7,7 @@ import os
 import time
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -16,7 +17,7 @@ from activity.models import ActivityLog
 from episode_metadata import counters
 from episodes import services
 from episodes.models import Episode
-from realtime import hub
+from realtime import broadcast, hub
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -163,6 +164,30 @@ def test_committed_change_is_announced_to_other_processes(user):
     message = async_to_sync(listen_while_writing)()
 
     assert message == {"type": "realtime.activity", "origin": hub.PROCESS_ID}
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
+def test_a_wake_up_redis_refuses_is_counted_without_holding_up_the_write(settings):
+    """Wake-ups are not waited for: Redis's refusal of one shows when the next goes out."""
+    url = os.environ["REDIS_URL"]
+    admin = redis.Redis.from_url(url)
+    username = "episodes-test-no-publish"
+    admin.acl_setuser(username, enabled=True, nopass=True, commands=["+@all", "-publish"])
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [url.replace("redis://", f"redis://{username}@", 1)]},
+        }
+    }
+    before = counters.value(counters.BROADCAST_FAILURES)
+    try:
+        broadcast.announce_activity()
+        assert counters.value(counters.BROADCAST_FAILURES) == before
+        time.sleep(0.2)  # Redis's refusal arrives
+        broadcast.announce_activity()
+    finally:
+        admin.acl_deluser(username)
+    assert counters.value(counters.BROADCAST_FAILURES) == before + 1
 
 
 def test_write_succeeds_when_the_activity_insert_fails(api, caplog):
