@@ -43,6 +43,7 @@ def main(compare_servers: bool) -> None:
     if connection.vendor == "sqlite":  # files go to the same storage on both
         for line in uploads.large_file(env, token):
             say(line)
+    say("commit-to-client latency, `manage.py serve` (uvicorn, broadcast frames encoded once):")
     server = Server(env).start()
     try:
         for clients in FAN_OUT_CLIENTS:
@@ -56,6 +57,7 @@ def main(compare_servers: bool) -> None:
         server.stop()
     if compare_servers:  # more than one process needs Redis
         say(f"two server processes: {_across_two_processes(env, token)}")
+        say("other servers, as they come (uvicorn without the shared frames):")
         for name, command in servers.COMMANDS.items():
             server = Server(env, command=command).start()
             try:

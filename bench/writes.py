@@ -1,8 +1,8 @@
 """Write throughput with the activity log and broadcasting on, against both off, in one run.
 
 The target (a ratio of at least 0.9) is for write requests per second: measured over HTTP,
-several clients at once, against two server processes on the same database, one of them with
-the side effects switched off. In-process, one write at a time through Django's test client,
+several clients at once, against two uvicorn processes on the same database, one of them
+serving the application with the side effects switched off. In-process, one write at a time through Django's test client,
 the same comparison shows what a single write waits for the activity row and its wake-up,
 round trips included: a latency figure, printed beside it. Rounds are short and alternate
 on/off, so drift in the machine's speed hits both alike.
@@ -18,7 +18,7 @@ from django.test import Client
 
 from bench import side_effects
 from bench.http import request
-from tests.service_process import Server
+from tests.service_process import Server, uvicorn
 
 ROUNDS = 20
 WRITES_PER_ROUND = 50
@@ -82,8 +82,8 @@ def _http_round(server: Server, token: str) -> float:
 
 
 def over_http(env: dict[str, str], token: str) -> list[str]:
-    normal = Server(env).start()
-    quiet = Server(env, app="bench.quiet_asgi:application").start()
+    normal = Server(env, command=uvicorn).start()
+    quiet = Server(env, command=uvicorn, app="bench.quiet_asgi:application").start()
     try:
         _http_round(normal, token)
         on, off = [], []

@@ -3,6 +3,8 @@
 import json
 import logging
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -211,8 +213,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
     def _error(self, text: str) -> None:
         self._control("error", {"message": text})
 
-    async def _send_frame(self, frame: str) -> None:
-        await self.send(text_data=frame)
+    def _send_frame(self, frame: str) -> Coroutine[Any, Any, None]:
+        # Straight to the server's send: the subscriber runs it by hand (see Subscriber).
+        return self.base_send({"type": "websocket.send", "text": frame})
 
     async def _too_slow(self) -> None:
         logger.info("closing a websocket that fell %s frames behind", "too many")

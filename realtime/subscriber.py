@@ -22,7 +22,7 @@ class Subscriber:
 
     def __init__(
         self,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str], Coroutine[Any, Any, None]],
         on_overflow: Callable[[], Awaitable[None]],
         user_id: int | None = None,
     ) -> None:

@@ -78,19 +78,19 @@ def uvicorn(app: str, port: int) -> list[str]:
 
 
 class Server:
-    """One server process serving an ASGI application (the project's, under uvicorn, unless
-    told otherwise)."""
+    """One server process: `manage.py serve --no-worker`, as deployed, unless `command` says
+    otherwise (`uvicorn`, say, to serve another ASGI application than the project's)."""
 
     def __init__(
         self,
         env: dict[str, str],
         port: int | None = None,
-        command=uvicorn,
+        command=None,
         app: str = "episode_metadata.asgi:application",
     ) -> None:
         self.env = env
         self.port = port or free_port()
-        self.command = command
+        self.command = command or manage_command("serve", "--no-worker")
         self.app = app
         self.process: subprocess.Popen | None = None
 

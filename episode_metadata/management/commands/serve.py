@@ -7,6 +7,7 @@ import uvicorn
 from django.core.management.base import BaseCommand, CommandParser
 
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
+from realtime.websocket_protocol import SharedFrameWebSocketProtocol
 
 QUERY_STRING = re.compile(r"\?\S*")
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
                 port=options["port"],
                 access_log=False,
                 lifespan="off",
+                ws=SharedFrameWebSocketProtocol,
                 ws_per_message_deflate=False,
                 # Django's LOGGING (settings.py) formats uvicorn's lines too.
                 log_config=None,

@@ -1,0 +1,53 @@
+"""uvicorn's WebSocket protocol, writing each broadcast frame as bytes encoded once.
+
+The hub hands the very same event text to every socket subscribed to its topic. uvicorn
+would frame it again for each of them (encode the text, build a websockets `Frame`, pack
+its header, copy the payload): in a fan-out to a thousand sockets, about a quarter of the
+time. A server's frames are unmasked and, with compression off, the same bytes for every
+socket, so the frame of the text last seen is kept and written again as it is.
+
+Only a text send on an open socket that takes writes at once goes this way; everything
+else (the handshake, binary data, closing, a paused or closing socket) is uvicorn's own
+`send`, which raises or waits as it always does.
+"""
+
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+_last_text: str | None = None
+_last_frame = b""
+
+
+def text_frame(text: str) -> bytes:
+    """The frame for `text`, encoded once however many sockets it goes to in a row."""
+    global _last_text, _last_frame
+    if text is not _last_text:
+        _last_frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+        _last_text = text
+    return _last_frame
+
+
+class SharedFrameWebSocketProtocol(WebSocketsSansIOProtocol):
+    async def send(self, message: Any) -> None:
+        if self._writes_plain_text_now(message):
+            self.transport.write(text_frame(message["text"]))
+        else:
+            await super().send(message)
+
+    def _writes_plain_text_now(self, message: Any) -> bool:
+        return (
+            message["type"] == "websocket.send"
+            and isinstance(message.get("text"), str)
+            and message.get("bytes") is None
+            and self.handshake_complete
+            and self.initial_response is None
+            and not self.close_sent
+            and not self.disconnected
+            and self.writable.is_set()
+            and self.conn.state is State.OPEN
+            and not self.conn.expect_continuation_frame
+            and not self.conn.extensions
+        )
