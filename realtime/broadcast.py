@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT_SECONDS = 1.0
 WAKE_TIMEOUT_SECONDS = 0.1
+WAKE_UPS_CLIENT_NAME = "episode-metadata-wake-ups"
 BACK_OFF_SECONDS = 5.0
 MAX_IN_FLIGHT = 10_000
 WAKE_UP = {"type": "realtime.activity", "origin": hub.PROCESS_ID}
@@ -93,6 +94,7 @@ class _WakeUps:
                 target[1],
                 socket_timeout=WAKE_TIMEOUT_SECONDS,
                 socket_connect_timeout=WAKE_TIMEOUT_SECONDS,
+                client_name=WAKE_UPS_CLIENT_NAME,  # what CLIENT LIST shows for it
             )
             connection = pool.get_connection()
             self._command = connection.pack_command(

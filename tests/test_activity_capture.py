@@ -190,6 +190,31 @@ def test_a_wake_up_redis_refuses_is_counted_without_holding_up_the_write(setting
     assert counters.value(counters.BROADCAST_FAILURES) == before + 1
 
 
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL is not set")
+def test_a_wake_up_connection_redis_closed_is_counted_and_replaced():
+    admin = redis.Redis.from_url(os.environ["REDIS_URL"])
+    listener = admin.pubsub()
+    listener.subscribe(f"asgi__group__{hub.GROUP}")
+    assert listener.get_message(timeout=1)["type"] == "subscribe"
+    broadcast.announce_activity()
+    assert listener.get_message(timeout=1)["type"] == "message"
+    for client in admin.client_list():
+        if client["name"] == broadcast.WAKE_UPS_CLIENT_NAME:
+            admin.client_kill(client["addr"])
+    time.sleep(0.2)  # the close reaches this side
+    before = counters.value(counters.BROADCAST_FAILURES)
+
+    broadcast.announce_activity()
+    assert counters.value(counters.BROADCAST_FAILURES) == before + 1
+    assert listener.get_message(timeout=0.2) is None
+
+    broadcast._broken_until = 0.0  # the back-off after the failure, over
+    broadcast.announce_activity()
+    assert listener.get_message(timeout=1)["type"] == "message"
+    assert counters.value(counters.BROADCAST_FAILURES) == before + 1
+    listener.close()
+
+
 def test_write_succeeds_when_the_activity_insert_fails(api, caplog):
     before = counters.value(counters.ACTIVITY_WRITE_FAILURES)
     with connection.cursor() as cursor:
