@@ -61,6 +61,8 @@ def latency(servers: list[Server], token: str, clients: int, events: int = 20) -
         time.sleep(EVENT_SPACING_SECONDS)
     latencies = _collect(processes)
     expected = clients * events
+    if not latencies:
+        return f"{clients:>5} clients: nothing delivered (0/{expected} deliveries)"
     return (
         f"{clients:>5} clients: p50 {statistics.median(latencies):6.1f} ms  "
         f"p99 {_percentile(latencies, 0.99):6.1f} ms  max {max(latencies):6.1f} ms  "

@@ -3,8 +3,6 @@
 import json
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -213,9 +211,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
     def _error(self, text: str) -> None:
         self._control("error", {"message": text})
 
-    def _send_frame(self, frame: str) -> Coroutine[Any, Any, None]:
-        # Straight to the server's send: the subscriber runs it by hand (see Subscriber).
-        return self.base_send({"type": "websocket.send", "text": frame})
+    async def _send_frame(self, frame: str) -> None:
+        # Straight to the server's send. A coroutine of our own all the same: the subscriber
+        # runs it by hand, and some servers' sends are awaitables of another kind.
+        await self.base_send({"type": "websocket.send", "text": frame})
 
     async def _too_slow(self) -> None:
         logger.info("closing a websocket that fell %s frames behind", "too many")

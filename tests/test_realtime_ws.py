@@ -1,6 +1,7 @@
 """The event stream through channels' WebsocketCommunicator, on the real database and layer."""
 
 import asyncio
+import contextvars
 import json
 
 import pytest
@@ -113,6 +114,37 @@ async def test_episode_events_arrive_after_commit(viewer):
     assert created["data"]["actor"] == {"id": user.id, "name": "viewer"}
     assert updated["data"]["changed_fields"] == ["status"]
     assert updated["data"]["episode"]["status"] == "approved"
+    await ws.disconnect()
+
+
+class FutureSendCommunicator(WebsocketCommunicator):
+    """A server whose ASGI `send` hands back a future rather than a coroutine, as granian's
+    does."""
+
+    @property
+    def future(self):
+        if self._future is None:
+
+            def send(message):
+                return asyncio.ensure_future(self.output_queue.put(message))
+
+            self._future = contextvars.Context().run(
+                asyncio.create_task, self.application(self.scope, self.input_queue.get, send)
+            )
+        return self._future
+
+
+async def test_events_arrive_through_a_server_whose_send_is_not_a_coroutine(viewer):
+    user, token = viewer
+    ws = FutureSendCommunicator(application, f"/ws/events/?token={token}")
+    assert (await ws.connect())[0]
+    await subscribe(ws, ["episodes"])
+
+    await change(user, services.create_episode, data={"title": "Through a future"})
+
+    created = await receive(ws)
+    assert created["event"] == "episode_created"
+    assert created["data"]["episode"]["title"] == "Through a future"
     await ws.disconnect()
 
 
