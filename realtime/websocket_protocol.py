@@ -17,17 +17,18 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-_last_text: str | None = None
-_last_frame = b""
+# The text last framed and its frame, as one pair, so that no reader sees one without the other.
+_last: tuple[str | None, bytes] = (None, b"")
 
 
 def text_frame(text: str) -> bytes:
     """The frame for `text`, encoded once however many sockets it goes to in a row."""
-    global _last_text, _last_frame
-    if text is not _last_text:
-        _last_frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
-        _last_text = text
-    return _last_frame
+    global _last
+    last_text, frame = _last
+    if text is not last_text:
+        frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+        _last = (text, frame)
+    return frame
 
 
 class SharedFrameWebSocketProtocol(WebSocketsSansIOProtocol):
