@@ -2,6 +2,8 @@
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, JsonResponse
 from rest_framework import exceptions
@@ -11,12 +13,31 @@ from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
 
+_MB = 1024 * 1024
+
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus Django's ValidationError (raised by model code) as a 400."""
+    """DRF's handler, plus Django's ValidationError (raised by model code) as a 400 and a body
+    over Django's limits as the client error it is."""
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    refusal = body_refusal(exc)
+    if refusal is not None:
+        status, detail = refusal
+        return Response({"detail": detail}, status=status)
     return exception_handler(exc, context)
+
+
+def body_refusal(exc: Exception | None) -> tuple[int, str] | None:
+    """The status and message for a body past one of Django's DATA_UPLOAD_* limits."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / _MB
+        return 413, f"Request body too large (limit {limit:g} MB)."
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, f"Too many form fields (limit {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})."
+    if isinstance(exc, TooManyFilesSent):
+        return 400, f"Too many files (limit {settings.DATA_UPLOAD_MAX_NUMBER_FILES})."
+    return None
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -28,7 +49,8 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return JsonResponse({"detail": "Bad request."}, status=400)
+    status, detail = body_refusal(exception) or (400, "Bad request.")
+    return JsonResponse({"detail": detail}, status=status)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

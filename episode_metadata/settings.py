@@ -225,6 +225,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "episode_metadata.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # DRF's JSON parser overflows Python's stack on deep nesting; ours refuses it first.
+    "DEFAULT_PARSER_CLASSES": [
+        "episode_metadata.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "episode_metadata.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
@@ -275,8 +281,13 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "filters": {"client_mistake": {"()": "episode_metadata.log_filters.ClientMistake"}},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        **{
+            f"django.security.{name}": {"filters": ["client_mistake"]}
+            for name in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")
+        },
     },
 }
 
