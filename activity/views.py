@@ -1,4 +1,4 @@
-from rest_framework import pagination, viewsets
+from rest_framework import viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 
@@ -6,15 +6,14 @@ from activity import selectors
 from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
-from episode_metadata.pagination import PageNumberPagination
+from episode_metadata.pagination import IdCursorPagination, PageNumberPagination
 
 
-class ActivityCursorPagination(pagination.CursorPagination):
+class ActivityCursorPagination(IdCursorPagination):
     """Newest first by id. A cursor, not page numbers: rows keep arriving while a reader pages,
     and an offset would shift under them; counting a log this size would be slow besides.
     """
 
-    ordering = "-id"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200

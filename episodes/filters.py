@@ -2,6 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from episode_metadata.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
 from episodes.models import Episode, EpisodeStatus
 
 
@@ -29,9 +30,9 @@ class EpisodeOrderingFilter(django_filters.OrderingFilter):
 class EpisodeFilter(django_filters.FilterSet):
     status = StatusFilter(choices=EpisodeStatus.choices)
     category = django_filters.CharFilter(field_name="categories", lookup_expr="has_element")
-    season_number = django_filters.NumberFilter(min_value=1)
+    season_number = IntegerFilter(min_value=1)
     air_date = django_filters.DateFromToRangeFilter()
-    created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
+    created = IsoDateTimeFromToRangeFilter(field_name="created_at")
     search = django_filters.CharFilter(method="filter_search", max_length=200)
     ordering = EpisodeOrderingFilter(
         fields=["title", "episode_number", "air_date", "created_at", "updated_at", "status"]

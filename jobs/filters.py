@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import F, OrderBy
 
-from activity.filters import IntegerFilter
+from episode_metadata.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
 from episodes.filters import EpisodeOrderingFilter, StatusFilter
 from jobs.models import Job, JobStatus
 
@@ -29,7 +29,7 @@ class JobFilter(django_filters.FilterSet):
     job_type = django_filters.CharFilter(max_length=64)
     episode = django_filters.UUIDFilter(field_name="episode", help_text="The episode's id.")
     created_by = IntegerFilter(field_name="created_by", help_text="The creating user's id.")
-    created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at")
+    created = IsoDateTimeFromToRangeFilter(field_name="created_at")
     ordering = JobOrderingFilter(
         fields=["created_at", "priority", "status", "finished_at"],
         help_text="`-` for descending; default `-created_at`.",

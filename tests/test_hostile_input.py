@@ -4,6 +4,7 @@ the log says at most one line of it, without a traceback."""
 import logging
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 pytestmark = pytest.mark.django_db
 
@@ -95,24 +96,41 @@ def test_a_form_body_over_the_limit_is_a_413_outside_the_api_too(client, caplog,
     assert_no_error_logged(caplog)
 
 
-def test_too_many_form_fields_is_a_400_saying_so(api, settings, caplog):
+def test_too_many_form_fields_is_a_400_saying_so(client, settings, caplog):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
     body = "&".join(f"f{n}=1" for n in range(50))
 
-    response = post_raw(api, "/api/v1/episodes/", body, "application/x-www-form-urlencoded")
+    response = client.post("/api-auth/login/", body, "application/x-www-form-urlencoded")
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Too many form fields (limit 10)."}
     assert_no_error_logged(caplog)
 
 
-def test_too_many_files_is_a_400_saying_so(api, settings, caplog):
-    from django.core.files.uploadedfile import SimpleUploadedFile
+@pytest.fixture
+def files_url(api, settings, tmp_path) -> str:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path
+    episode = api.post("/api/v1/episodes/", {"title": "Pilot"}, format="json").json()
+    return f"/api/v1/episodes/{episode['id']}/files/"
 
+
+def test_too_many_fields_in_an_upload_is_a_400_saying_so(api, files_url, settings, caplog):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    parts = {f"f{n}": "1" for n in range(50)}
+
+    response = api.post(files_url, parts, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Too many form fields (limit 10)."}
+    assert_no_error_logged(caplog)
+
+
+def test_too_many_files_in_an_upload_is_a_400_saying_so(api, files_url, settings, caplog):
     settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
     parts = {f"f{n}": SimpleUploadedFile(f"{n}.txt", b"x") for n in range(5)}
 
-    response = api.post("/api/v1/episodes/", parts, format="multipart")
+    response = api.post(files_url, parts, format="multipart")
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Too many files (limit 2)."}

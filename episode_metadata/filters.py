@@ -1,0 +1,64 @@
+"""Filters whose every valid value the databases take: a value beyond a column's range is a
+400 naming the filter, not an error from deep in a database driver."""
+
+import datetime
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django_filters import fields
+
+MIN_BIGINT = -(2**63)
+MAX_BIGINT = 2**63 - 1
+# PostgreSQL takes time-zone offsets short of 16 hours; Python's run to 23:59.
+MAX_UTC_OFFSET = datetime.timedelta(hours=16)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number within 64 bits: a decimal field would truncate `1.5` to 1, and SQLite's
+    driver cannot bind a number past 64 bits at all."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, min_value: int = MIN_BIGINT, **kwargs) -> None:
+        super().__init__(*args, min_value=min_value, max_value=MAX_BIGINT, **kwargs)
+
+    def get_max_validator(self) -> None:
+        """The field's own max_value bounds it already."""
+        return None
+
+
+class IsoDateTimeField(fields.IsoDateTimeField):
+    """An ISO 8601 date-time, in UTC once read: every database then compares the same instant,
+    and one that has no UTC date (year 0 or 10,000) is refused here."""
+
+    default_error_messages = {
+        "offset": "The time-zone offset must be less than 16 hours either way.",
+        "overflow": "The date-time is out of range once converted to UTC.",
+    }
+
+    def to_python(self, value: str | None) -> datetime.datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        if abs(moment.utcoffset()) >= MAX_UTC_OFFSET:
+            raise ValidationError(self.error_messages["offset"], code="offset")
+        try:
+            return moment.astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["overflow"], code="overflow") from None
+
+
+class IsoDateTimeRangeField(fields.RangeField):
+    widget = fields.DateRangeWidget
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__((IsoDateTimeField(), IsoDateTimeField()), *args, **kwargs)
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = IsoDateTimeField
+
+
+class IsoDateTimeFromToRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    field_class = IsoDateTimeRangeField
