@@ -49,7 +49,8 @@ class NotificationViewSet(
         return selectors.notification_list(self.request.user)
 
     def get_object(self) -> Notification:
-        raw_id = self.kwargs[self.lookup_field]
+        # OPTIONS asks for the object of every PUT, the preferences' too, which has no id.
+        raw_id = self.kwargs.get(self.lookup_field, "")
         if not (raw_id.isascii() and raw_id.isdigit()):
             raise ValidationError({"id": [f"'{raw_id}' is not a valid notification id."]})
         return get_object_or_404(self.get_queryset(), pk=int(raw_id))
