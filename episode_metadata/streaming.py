@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 CHUNK = 256 * 1024
+# Beyond the size of any stored file.
+FAR = 10**18
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -57,7 +59,9 @@ def stored_file_response(
 
 
 def _requested_range(request: HttpRequest, size: int, etag: str | None) -> tuple[int, int]:
-    """The one byte range asked for, or the whole file (also for ranges not served)."""
+    """The one byte range asked for, or the whole file: also when the Range header is not one
+    valid range, which RFC 9110 (section 14.2) has a server ignore, and when If-Range is stale.
+    """
     whole = (0, size - 1)
     if_range = request.headers.get("If-Range")
     match = _RANGE.fullmatch(request.headers.get("Range", "").strip())
@@ -66,13 +70,23 @@ def _requested_range(request: HttpRequest, size: int, etag: str | None) -> tuple
     first, last = match.groups()
     if not first and not last:
         return whole
-    if not first:  # the last N bytes
-        start, end = max(0, size - int(last)), size - 1
-    else:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
-    if start >= size or start > end:
+    if not first:  # the last N bytes; the last 0 bytes are no bytes at all
+        suffix = _position(last)
+        if suffix == 0:
+            raise UnsatisfiableRange
+        return max(0, size - suffix), size - 1
+    start = _position(first)
+    end = _position(last) if last else FAR
+    if end < start:  # not a range (RFC 9110, section 14.1.1)
+        return whole
+    if start >= size:
         raise UnsatisfiableRange
-    return start, end
+    return start, min(end, size - 1)
+
+
+def _position(digits: str) -> int:
+    """A byte position; one too long to read is past the end of any file, like FAR."""
+    return int(digits) if len(digits) < len(str(FAR)) else FAR
 
 
 def _chunks(name: str, start: int, length: int) -> Iterator[bytes]:

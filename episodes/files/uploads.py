@@ -7,9 +7,9 @@ import logging
 
 from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 
 from episodes.files import sniffing
 
@@ -82,8 +82,8 @@ class EpisodeFileUploadHandler(FileUploadHandler):
         super().new_file(
             field_name, file_name, content_type, content_length, charset, content_type_extra
         )
-        if field_name != UPLOAD_FIELD:
-            raise SkipFile
+        if field_name != UPLOAD_FIELD or hasattr(self, "file"):
+            self._refuse_extra_part(field_name)
         self.claimed = sniffing.claimed_type(content_type, file_name)
         kind = sniffing.kind_of(self.claimed) if self.claimed else None
         # Until the bytes say otherwise, the claimed kind sets the limit.
@@ -93,6 +93,15 @@ class EpisodeFileUploadHandler(FileUploadHandler):
         self.hasher = hashlib.sha256()
         self.head = bytearray()
         self.file = ReceivedFile(file_name, content_type, 0, charset, self.content_type_extra)
+
+    def _refuse_extra_part(self, field_name: str) -> None:
+        """One file per upload, in its field: the other parts would be stored nowhere, and
+        Django's parser closes the file received so far whenever it skips one."""
+        if hasattr(self, "file"):
+            self.file.close()
+        if field_name == UPLOAD_FIELD:
+            raise ValidationError({UPLOAD_FIELD: ["Send one file per upload."]})
+        raise ValidationError({field_name: [f"Only the `{UPLOAD_FIELD}` field takes a file."]})
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
