@@ -70,6 +70,8 @@ def cluster_env(cluster_dir: Path, nginx: str) -> dict[str, str]:
         or "postgres://postgres@127.0.0.1:5432/episodes_cluster",
         "REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
         "REDIS_PREFIX": os.environ.get("REDIS_PREFIX") or "episodes-cluster",
+        # nginx, on loopback, forwards each client's address.
+        "FORWARDED_ALLOW_IPS": HOST,
         "SECRET_KEY": load_or_create(cluster_dir / "secret_key"),
         "NGINX_BIN": nginx,
         "CLUSTER_HTTP_PORT": os.environ.get("CLUSTER_HTTP_PORT") or "8080",

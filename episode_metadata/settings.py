@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "corsheaders",
     "rest_framework",
     "knox",
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it turns a lockout on the admin's and the browsable API's sign-in forms into a page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "episode_metadata.urls"
@@ -151,6 +154,28 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/api-auth/login/"
 
+# Every door that checks a password (the API's login, the admin's and the browsable API's
+# sign-in forms) goes through django-axes, which counts failures in the database, shared by
+# all processes. Five failures within the cool-off from one address, or at one username from
+# any addresses, lock that address or username out until a cool-off passes with no attempt.
+AUTHENTICATION_BACKENDS = [
+    "episode_metadata.auth.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "episode_metadata.auth.lockout.LockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "episode_metadata.auth.lockout.client_address"
+AXES_CLIENT_STR_CALLABLE = "episode_metadata.auth.lockout.describe_client"
+# A record of each successful login would give every API login a session of its own.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_COOLOFF_MESSAGE = (
+    "Too many failed login attempts. "
+    f"Try again in {AXES_COOLOFF_TIME.total_seconds() / 60:.0f} minutes."
+)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -206,6 +231,10 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# The proxies (nginx) whose X-Forwarded-For and X-Forwarded-Proto the server (uvicorn, under
+# `manage.py serve`) believes. None unless set: with no proxy in front, believing even
+# loopback's would let any local client name itself any address and dodge the login lockout.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS")
 # Behind a proxy that ends TLS, the server (uvicorn) takes requests for HTTPS from the proxy's
 # X-Forwarded-Proto when the proxy's address is in FORWARDED_ALLOW_IPS.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
@@ -234,6 +263,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "episode_metadata.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    # Throttles key on REMOTE_ADDR, the address the server trusts, never on X-Forwarded-For.
+    "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -284,6 +315,8 @@ LOGGING = {
     "filters": {"client_mistake": {"()": "episode_metadata.log_filters.ClientMistake"}},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # One line per failed login (and one at a lockout); its INFO lines are bookkeeping.
+        "axes": {"level": "WARNING"},
         **{
             f"django.security.{name}": {"filters": ["client_mistake"]}
             for name in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")

@@ -62,8 +62,11 @@ def test_lines_logged_inside_the_view_carry_the_request_id(anon, json_lines):
     )
     assert refused.status_code == 401
 
-    (line,) = lines_of(json_lines(), "episode_metadata.auth.services")
-    assert line["message"] == "login failed for 'nobody' from 127.0.0.1"
+    (line,) = lines_of(json_lines(), "axes.handlers.database")
+    assert line["message"] == (
+        "AXES: New login failure by 'nobody' from 127.0.0.1 at /api/v1/auth/login. "
+        "Created new record in the database."
+    )
     assert line["request_id"] == "trace-4242"
     assert "user_id" not in line  # nobody is logged in
 

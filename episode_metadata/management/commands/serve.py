@@ -4,6 +4,7 @@ import signal
 import threading
 
 import uvicorn
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
@@ -51,6 +52,9 @@ class Command(BaseCommand):
                 lifespan="off",
                 ws=SharedFrameWebSocketProtocol,
                 ws_per_message_deflate=False,
+                # uvicorn's own default believes loopback's forwarded headers.
+                proxy_headers=bool(settings.FORWARDED_ALLOW_IPS),
+                forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
                 # Django's LOGGING (settings.py) formats uvicorn's lines too.
                 log_config=None,
             )
