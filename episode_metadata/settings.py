@@ -92,24 +92,29 @@ TEMPLATES = [
 ]
 
 
+# SQLite, embedded or named by DATABASE_URL: WAL lets readers run beside the writer; IMMEDIATE
+# takes the write lock up front so concurrent writers wait (up to `timeout`) instead of failing.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+
+
 def _database() -> dict:
     if not DATABASE_URL:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL lets readers run beside the writer; IMMEDIATE takes the write lock up
-                # front so concurrent writers wait (up to `timeout`) instead of failing.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "OPTIONS": dict(SQLITE_OPTIONS),
             # Tests use a file too: an in-memory database shares one cache between threads
             # and locks whole tables, unlike the WAL file the service runs on.
             "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         }
     config = dj_database_url.parse(DATABASE_URL)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     if config["ENGINE"] == "django.db.backends.postgresql":
         # Under ASGI each request runs in a fresh thread, so persistent connections pile up
         # until PostgreSQL refuses more; a bounded pool shares a few connections instead.
