@@ -122,6 +122,7 @@ def test_each_failure_is_logged_once_without_the_password(door, staff_user, capl
     assert [(r.levelno, r.exc_info) for r in lines] == [(logging.WARNING, None)]
     assert FORM_PATHS.get(door, LOGIN) in lines[0].getMessage()
     assert secret_guess not in caplog.text
+    assert not AccessAttempt.objects.filter(post_data__contains=secret_guess).exists()
 
 
 @pytest.mark.django_db
