@@ -47,7 +47,18 @@ def check_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
 def loads(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """`json.loads` for untrusted input: only what standard JSON carries, within the limits."""
     check_json(text.encode() if isinstance(text, str) else text, max_depth)
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    _check_encodable(data)
+    return data
+
+
+def _check_encodable(data: Any) -> None:
+    """An escaped half of a surrogate pair (`\\ud800` alone) decodes to a string no database
+    stores and no response can be encoded in: refused like NUL."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise JSONError("Unpaired surrogate escapes (\\ud800-\\udfff) are not allowed.") from None
 
 
 def _no_constant(name: str) -> None:

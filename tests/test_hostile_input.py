@@ -195,3 +195,26 @@ def test_a_body_that_is_not_utf8_is_a_400(api):
     response = post_raw(api, "/api/v1/episodes/", b'{"title": "\xff\xfe"}')
 
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"title": "\\ud800"}',
+        '{"title": "ok", "status": "\\udfff"}',
+        '{"title": "ok", "\\ud83d": 1}',
+        '{"title": "\\ude00\\ud83d"}',
+    ],
+)
+def test_unpaired_surrogate_escapes_are_a_400(api, body):
+    response = post_raw(api, "/api/v1/episodes/", body)
+
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["detail"]
+
+
+def test_a_surrogate_pair_is_the_character_it_encodes(api):
+    response = post_raw(api, "/api/v1/episodes/", '{"title": "Pilot \\ud83c\\udfac"}')
+
+    assert response.status_code == 201, response.content
+    assert response.json()["title"] == "Pilot \U0001f3ac"
