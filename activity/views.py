@@ -1,11 +1,11 @@
 from rest_framework import viewsets
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 
 from activity import selectors
 from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
+from episode_metadata.lookups import integer_id
 from episode_metadata.pagination import IdCursorPagination, PageNumberPagination
 
 
@@ -33,9 +33,7 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.activity_list()
 
     def get_object(self) -> ActivityLog:
-        raw_id = self.kwargs[self.lookup_field]
-        if not (raw_id.isascii() and raw_id.isdigit()):
-            raise ValidationError({"id": [f"'{raw_id}' is not a valid activity id."]})
-        entry = get_object_or_404(self.get_queryset(), pk=int(raw_id))
+        entry_id = integer_id(self.kwargs[self.lookup_field], "activity")
+        entry = get_object_or_404(self.get_queryset(), pk=entry_id)
         self.check_object_permissions(self.request, entry)
         return entry

@@ -176,3 +176,33 @@ def test_the_cursors_a_list_hands_out_still_page_through_it(api, episode):
 
     assert seen == list(ActivityLog.objects.order_by("-id").values_list("id", flat=True))
     assert back is not None and back.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/activities/{id}/"),
+        ("get", "/api/v1/notifications/{id}/"),
+        ("delete", "/api/v1/notifications/{id}/"),
+        ("post", "/api/v1/notifications/{id}/read/"),
+    ],
+)
+@pytest.mark.parametrize("raw_id", ["-1", "%00", "1e3", "\u0661"])
+def test_an_integer_id_that_is_no_id_is_a_400(api, method, path, raw_id):
+    response = getattr(api, method)(path.format(id=raw_id))
+
+    assert response.status_code == 400, response.content
+    assert "id" in response.json()
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/activities/{id}/"),
+        ("get", "/api/v1/notifications/{id}/"),
+        ("post", "/api/v1/notifications/{id}/read/"),
+    ],
+)
+@pytest.mark.parametrize("raw_id", ["9223372036854775807", "9" * 20, "9" * 5000])
+def test_an_id_past_every_row_is_a_404(api, method, path, raw_id):
+    assert getattr(api, method)(path.format(id=raw_id)).status_code == 404

@@ -3,7 +3,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,7 +19,7 @@ from activity.notifications.serializers import (
     UnreadCountSerializer,
 )
 from activity.views import ActivityCursorPagination
-from episode_metadata.lookups import parent_or_404
+from episode_metadata.lookups import integer_id, parent_or_404
 from episodes import selectors as episode_selectors
 
 
@@ -50,10 +49,8 @@ class NotificationViewSet(
 
     def get_object(self) -> Notification:
         # OPTIONS asks for the object of every PUT, the preferences' too, which has no id.
-        raw_id = self.kwargs.get(self.lookup_field, "")
-        if not (raw_id.isascii() and raw_id.isdigit()):
-            raise ValidationError({"id": [f"'{raw_id}' is not a valid notification id."]})
-        return get_object_or_404(self.get_queryset(), pk=int(raw_id))
+        notification_id = integer_id(self.kwargs.get(self.lookup_field, ""), "notification")
+        return get_object_or_404(self.get_queryset(), pk=notification_id)
 
     @extend_schema(request=AnnouncementSerializer, responses={201: AnnouncedSerializer})
     def create(self, request: Request) -> Response:
