@@ -9,6 +9,7 @@ class EpisodeMetadataConfig(AppConfig):
     verbose_name = "Episode metadata"
 
     def ready(self) -> None:
+        from episode_metadata import openapi  # noqa: F401  (registers the filter extension)
         from episode_metadata.auth import schema  # noqa: F401  (registers the OpenAPI extension)
         from episode_metadata.metrics.job_queue import JobQueueCollector
 

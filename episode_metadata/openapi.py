@@ -1,21 +1,73 @@
-"""Adds the error answers every endpoint can give to the OpenAPI schema.
+"""The OpenAPI schema as the service really answers.
 
-drf-spectacular describes successful responses from the serializers; the 400/401/403/404
-answers come from DRF's exception handling, so they are stated here once for all operations.
+drf-spectacular describes successful responses from the serializers. What it cannot see is
+stated here once for all operations: the error answers of DRF's exception handling and of
+pagination, the limits the filters enforce, and the links from a created resource to what
+can be done with it, which clients and the fuzz suite follow.
 """
+
+from typing import Any
+
+from django import forms
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 
 DETAIL = {
     "type": "object",
     "properties": {"detail": {"type": "string"}},
     "required": ["detail"],
 }
+FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 FIELD_ERRORS = {
     "type": "object",
-    "description": "A list of messages per invalid field (or `detail` for the whole request).",
+    "description": "Messages per invalid field (or `detail` for the whole request). A list's "
+    "or a nested object's field maps each bad item's index or key to its own messages.",
     "additionalProperties": {
-        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, FIELD_ERRORS_REF]}},
+            FIELD_ERRORS_REF,
+        ]
     },
 }
+# A signed 64-bit column is the widest any id or number filter is compared with.
+INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
+# No text the service stores may hold a NUL character (PostgreSQL refuses them).
+NO_NUL = "^[^\\u0000]*$"
+WRITE_METHODS = ("post", "put", "patch")
+
+
+class ConstrainedFilterExtension(DjangoFilterExtension):
+    """The django-filter parameters with the bounds their form fields enforce: a value the
+    schema allows is one the filter accepts."""
+
+    priority = 1
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        for parameter in parameters:
+            schema = parameter["schema"]
+            _constrain(schema.get("items", schema), filter_field)
+            # django-filter leaves a filter given no value out, as if it were not there.
+            parameter["allowEmptyValue"] = True
+        return parameters
+
+
+def _constrain(schema: dict, filter_field) -> None:
+    extra = filter_field.extra
+    if issubclass(filter_field.field_class, forms.IntegerField) and schema["type"] == "number":
+        schema["type"] = "integer"
+    if schema["type"] == "integer":
+        schema.update(INT64)
+    if extra.get("min_value") is not None:
+        schema["minimum"] = extra["min_value"]
+    if extra.get("max_value") is not None:
+        schema["maximum"] = extra["max_value"]
+    if extra.get("max_length") is not None:
+        schema["maxLength"] = extra["max_length"]
+    if schema["type"] == "string" and "format" not in schema and "enum" not in schema:
+        schema["pattern"] = NO_NUL
 
 
 def _ref(name: str, description: str) -> dict:
@@ -25,27 +77,161 @@ def _ref(name: str, description: str) -> dict:
     }
 
 
+def _parameter_names(operation: dict) -> set[str]:
+    return {parameter["name"] for parameter in operation.get("parameters", [])}
+
+
 def _errors_for(path: str, method: str, operation: dict) -> dict:
     errors = {}
-    if method in ("post", "put", "patch") or operation.get("parameters"):
+    names = _parameter_names(operation)
+    if method in WRITE_METHODS or names:
         errors["400"] = _ref("FieldErrors", "Invalid input, with a message per field.")
     if any(operation.get("security") or []):
         errors["401"] = _ref("ErrorDetail", "Missing, invalid or expired credentials.")
         errors["403"] = _ref("ErrorDetail", "Authenticated but not allowed.")
     if "{" in path:
         errors["404"] = _ref("ErrorDetail", "Nothing matches this id.")
+    if names & {"page", "cursor"}:
+        errors["404"] = _ref("ErrorDetail", "No such page, or a cursor that names none.")
+    if "requestBody" in operation:
+        errors["413"] = _ref("ErrorDetail", "The body is larger than the service accepts.")
+        errors["415"] = _ref("ErrorDetail", "A body of a media type this operation does not read.")
     if path.endswith("/auth/login"):
         errors["401"] = _ref("ErrorDetail", "Wrong username or password.")
         errors["429"] = _ref("ErrorDetail", "Too many failed attempts from this client.")
     return errors
 
 
-def add_error_responses(result: dict, generator, request, public) -> dict:
+def _constrain_parameters(operation: dict) -> None:
+    """Pagination's own parameters, and integer ids in paths, with the bounds enforced."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter["schema"]
+        if parameter["name"] in ("page", "page_size"):
+            # A larger page size than the largest is served as the largest.
+            schema["minimum"] = 1
+        if parameter["name"] == "page":
+            parameter["allowEmptyValue"] = True
+        if parameter["name"] == "cursor":
+            schema["pattern"] = NO_NUL
+        if parameter["in"] == "path" and schema.get("type") == "integer":
+            schema.update({"minimum": 0, "maximum": INT64["maximum"]})
+
+
+def _forbid_nul(schema: dict) -> None:
+    """Every free text in a request body: the JSON parser refuses a NUL character."""
+    if schema.get("type") == "string" and not ({"format", "enum", "pattern"} & set(schema)):
+        schema["pattern"] = NO_NUL
+    for child in schema.get("properties", {}).values():
+        _forbid_nul(child)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _forbid_nul(schema[key])
+    for key in ("oneOf", "anyOf", "allOf"):
+        for child in schema.get(key, []):
+            _forbid_nul(child)
+
+
+def _job_variants(schema: dict) -> dict:
+    """A job request per registered type: the payload a type takes, and nothing else, is
+    known once the type is, so each type is a variant of its own."""
+    from jobs import json_schema, registry
+
+    variants = []
+    for declared in registry.all_types():
+        payload = _nullable(json_schema.field_schema(declared.payload()))
+        payload["additionalProperties"] = False
+        properties = {
+            **schema["properties"],
+            "job_type": {"type": "string", "enum": [declared.name]},
+            "payload": payload,
+        }
+        variants.append({**schema, "properties": properties})
+    return {"oneOf": variants, "description": schema.get("description", "")}
+
+
+def _nullable(schema: dict) -> dict:
+    """A JSON Schema's `"type": [X, "null"]` as OpenAPI 3.0 says it: X, `nullable`."""
+    converted = dict(schema)
+    kind = converted.get("type")
+    if isinstance(kind, list):
+        converted["type"] = next(name for name in kind if name != "null")
+        converted["nullable"] = True
+    if "properties" in converted:
+        converted["properties"] = {
+            name: _nullable(child) for name, child in converted["properties"].items()
+        }
+    for key in ("items", "additionalProperties"):
+        if isinstance(converted.get(key), dict):
+            converted[key] = _nullable(converted[key])
+    return converted
+
+
+def _request_schema_names(result: dict) -> set[str]:
+    names = set()
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                ref = media.get("schema", {}).get("$ref", "")
+                names.add(ref.rsplit("/", 1)[-1])
+    return names
+
+
+def _created_id(operation: dict) -> bool:
+    created = operation["responses"].get("201", {})
+    return bool(created.get("content")) and "Announced" not in str(created)
+
+
+def _links(result: dict) -> None:
+    """From each operation that creates a resource to every operation on that resource (and
+    on what hangs off it): the id in the answer is the one to use."""
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        create = operations.get("post")
+        if create is None or not _created_id(create):
+            continue
+        for target_path, targets in paths.items():
+            parameter = _child_parameter(path, target_path)
+            if parameter is None:
+                continue
+            for method, target in targets.items():
+                link = _link(path, parameter, target)
+                create["responses"]["201"].setdefault("links", {})[
+                    f"{method.upper()} {target_path}"
+                ] = link
+
+
+def _child_parameter(path: str, target_path: str) -> str | None:
+    rest = target_path.removeprefix(path)
+    if rest == target_path or not rest.startswith("{"):
+        return None
+    return rest[1 : rest.index("}")]
+
+
+def _link(path: str, parameter: str, target: dict) -> dict:
+    parameters = {parameter: "$response.body#/id"}
+    for name in _parameter_names(target) & _path_parameters(path):
+        parameters[name] = f"$request.path.{name}"
+    return {"operationId": target["operationId"], "parameters": parameters}
+
+
+def _path_parameters(path: str) -> set[str]:
+    return {part[1:-1] for part in path.split("/") if part.startswith("{")}
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict[str, Any]:
+    """The postprocessing hook: errors, parameter bounds and links for every operation."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["ErrorDetail"] = DETAIL
     schemas["FieldErrors"] = FIELD_ERRORS
+    if "JobCreateRequest" in schemas:
+        schemas["JobCreateRequest"] = _job_variants(schemas["JobCreateRequest"])
+    for name in _request_schema_names(result):
+        if name in schemas:
+            _forbid_nul(schemas[name])
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            _constrain_parameters(operation)
             for status, response in _errors_for(path, method, operation).items():
                 operation["responses"].setdefault(status, response)
+    _links(result)
     return result

@@ -260,11 +260,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # DRF's JSON parser overflows Python's stack on deep nesting; ours refuses it first.
-    "DEFAULT_PARSER_CLASSES": [
-        "episode_metadata.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: a form cannot say null, nor nest, so the schema's bodies are JSON; the
+    # upload endpoint names its multipart parser itself.
+    "DEFAULT_PARSER_CLASSES": ["episode_metadata.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "episode_metadata.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},

@@ -2,10 +2,11 @@ from rest_framework import serializers
 
 from activity.serializers import ActivityLogSerializer
 from episode_metadata.auth.serializers import UserSummarySerializer
+from episode_metadata.serializer_fields import StrictCharField, StrictModelSerializer
 from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode, EpisodeStatus
 
 
-class EpisodeSerializer(serializers.ModelSerializer):
+class EpisodeSerializer(StrictModelSerializer):
     season_number = serializers.IntegerField(
         min_value=1, max_value=2_147_483_647, allow_null=True, required=False
     )
@@ -13,7 +14,7 @@ class EpisodeSerializer(serializers.ModelSerializer):
         min_value=1, max_value=2_147_483_647, allow_null=True, required=False
     )
     categories = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_CATEGORY_LENGTH),
+        child=StrictCharField(max_length=MAX_CATEGORY_LENGTH),
         max_length=MAX_CATEGORIES,
         required=False,
     )

@@ -6,6 +6,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from episode_metadata.auth.serializers import UserSummarySerializer
+from episode_metadata.serializer_fields import (
+    StrictCharField,
+    StrictPrimaryKeyRelatedField,
+    StrictUUIDField,
+)
 from episodes import selectors as episode_selectors
 from jobs import json_schema, registry, selectors
 from jobs.models import MAX_ATTEMPTS_LIMIT, MAX_PRIORITY, MIN_PRIORITY, WAITING, Job
@@ -15,15 +20,15 @@ WITHOUT_TRACEBACKS = "without_tracebacks"
 
 
 class JobCreateSerializer(serializers.Serializer):
-    job_type = serializers.CharField(max_length=64, help_text="A name from /api/v1/job-types/.")
+    job_type = StrictCharField(max_length=64, help_text="A name from /api/v1/job-types/.")
     payload = serializers.DictField(
         required=False,
         default=dict,
         help_text="The job type's parameters, as its `payload_schema` describes them.",
     )
-    episode = serializers.PrimaryKeyRelatedField(
+    episode = StrictPrimaryKeyRelatedField(
         queryset=episode_selectors.episode_list(),
-        pk_field=serializers.UUIDField(),
+        pk_field=StrictUUIDField(),
         required=False,
         allow_null=True,
         error_messages={"does_not_exist": 'No live episode has the id "{pk_value}".'},

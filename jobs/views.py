@@ -114,10 +114,14 @@ class JobViewSet(
     @extend_schema(
         parameters=[JOB_ID, FILE_FORMAT],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
+            (200, "*/*"): OpenApiResponse(
                 response=OpenApiTypes.BINARY,
                 description="The file, as an attachment with its own content type.",
-            )
+            ),
+            (206, "*/*"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The byte range asked for."
+            ),
+            416: OpenApiResponse(description="A range that starts past the file's end."),
         },
     )
     @action(

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from activity.models import Notification, NotificationPreference, NotificationType, Priority
+from episode_metadata.serializer_fields import StrictCharField, StrictPrimaryKeyRelatedField
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -22,10 +23,10 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class AnnouncementSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    message = serializers.CharField(max_length=5000, allow_blank=True, default="")
+    title = StrictCharField(max_length=200)
+    message = StrictCharField(max_length=5000, allow_blank=True, default="")
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
-    recipients = serializers.PrimaryKeyRelatedField(
+    recipients = StrictPrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
         many=True,
         required=False,
@@ -49,6 +50,9 @@ class PreferenceSerializer(serializers.ModelSerializer):
         child=serializers.ChoiceField(choices=NotificationType.choices),
         max_length=len(NotificationType.choices),
         help_text="Notification types this user does not want.",
+    )
+    updated_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Null until the user first sets them."
     )
 
     class Meta:

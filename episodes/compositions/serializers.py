@@ -1,6 +1,11 @@
 from rest_framework import serializers
 
 from episode_metadata.auth.serializers import UserSummarySerializer
+from episode_metadata.serializer_fields import (
+    StrictModelSerializer,
+    StrictPrimaryKeyRelatedField,
+    StrictUUIDField,
+)
 from episodes import selectors as episode_selectors
 from episodes.compositions.layouts import FORMATS, LAYOUTS
 from episodes.models import MAX_COMPOSITION_ASSETS, Composition, CompositionVersion
@@ -12,13 +17,13 @@ def _repeated(values: list[str]) -> list[str]:
     return sorted({value for value in values if values.count(value) > 1})
 
 
-class CompositionSerializer(serializers.ModelSerializer):
+class CompositionSerializer(StrictModelSerializer):
     """The content is checked here for shape; whether the assets fit the layout and are
     live images of the episode is the service's rule, since a revert must pass it too."""
 
-    episode = serializers.PrimaryKeyRelatedField(
+    episode = StrictPrimaryKeyRelatedField(
         queryset=episode_selectors.episode_list(),
-        pk_field=serializers.UUIDField(),
+        pk_field=StrictUUIDField(),
         error_messages={"does_not_exist": 'No live episode has the id "{pk_value}".'},
         help_text="The episode whose images it lays out; fixed once created.",
     )
@@ -29,7 +34,7 @@ class CompositionSerializer(serializers.ModelSerializer):
         },
     )
     assets = serializers.ListField(
-        child=serializers.UUIDField(),
+        child=StrictUUIDField(),
         max_length=MAX_COMPOSITION_ASSETS,
         help_text="Ids of image files of the episode, in the layout's order.",
     )
@@ -41,6 +46,8 @@ class CompositionSerializer(serializers.ModelSerializer):
             },
         ),
         allow_empty=False,
+        # Said again as a length, for the schema; the message above is the one given.
+        min_length=1,
         error_messages={"empty": "At least one format is required."},
         help_text="The output formats a render makes.",
     )

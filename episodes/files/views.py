@@ -19,6 +19,18 @@ from episodes.files.serializers import EpisodeFileSerializer, UploadedSerializer
 from episodes.models import Episode, EpisodeFile
 
 EPISODE_ID = OpenApiParameter("episode_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
+RANGE = OpenApiParameter(
+    "Range",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="`bytes=<first>-<last>`, to resume a download; any other value gets the whole file.",
+)
+IF_RANGE = OpenApiParameter(
+    "If-Range",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The file's ETag: the range is served only while the file is still that one.",
+)
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
 
@@ -99,11 +111,17 @@ class EpisodeFileViewSet(
         services.delete_file(instance, user=user)
 
     @extend_schema(
+        parameters=[RANGE, IF_RANGE],
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            206: OpenApiResponse(description="The byte range asked for."),
+            (200, "*/*"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The file, with its own content type."
+            ),
+            (206, "*/*"): OpenApiResponse(
+                response=OpenApiTypes.BINARY, description="The byte range asked for."
+            ),
             302: OpenApiResponse(description="To a signed URL of remote storage."),
-        }
+            416: OpenApiResponse(description="A range that starts past the file's end."),
+        },
     )
     @action(detail=True)
     def download(self, request: Request, episode_pk: str, pk: str) -> HttpResponse:

@@ -1,0 +1,171 @@
+"""The OpenAPI schema says what the service answers, and the service takes what the schema
+allows and refuses what it does not: each answer here is checked against the schema by
+Schemathesis, in process, on the test database."""
+
+import pytest
+import requests
+import schemathesis
+from django.test import Client
+from schemathesis.core.transport import Response
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def schema(api):
+    return schemathesis.openapi.from_dict(api.get("/api/schema/?format=json").json())
+
+
+def conforms(schema, response, template: str):
+    """The response, once checked against the schema of the operation it answers."""
+    method = response.request["REQUEST_METHOD"]
+    request = requests.Request(method, f"http://testserver{response.request['PATH_INFO']}")
+    answer = Response(
+        status_code=response.status_code,
+        headers={name: [value] for name, value in response.headers.items()},
+        content=response.content,
+        request=request.prepare(),
+        elapsed=0,
+        verify=True,
+    )
+    schema[f"{API}{template}"][method].validate_response(answer)
+    return response
+
+
+def parameter(schema, path: str, method: str, name: str) -> dict:
+    operation = schema.raw_schema["paths"][f"{API}{path}"][method]
+    return next(found for found in operation["parameters"] if found["name"] == name)
+
+
+def test_me_without_an_email_matches_its_schema(schema, api, user):
+    user.email = ""
+    user.save()
+
+    response = conforms(schema, api.get(f"{API}/auth/me"), "/auth/me")
+
+    assert response.json()["email"] == ""
+
+
+def test_preferences_never_set_match_their_schema(schema, api):
+    url = "/notifications/preferences/"
+
+    response = conforms(schema, api.get(f"{API}{url}"), url)
+
+    assert response.json() == {"muted_types": [], "updated_at": None}
+
+
+def test_an_error_per_list_item_matches_the_field_errors_schema(schema, api):
+    body = {"title": "Pilot", "categories": ["", "x" * 51]}
+
+    response = conforms(schema, api.post(f"{API}/episodes/", body, format="json"), "/episodes/")
+
+    assert response.status_code == 400
+    assert set(response.json()["categories"]) == {"0", "1"}
+
+
+def test_a_page_past_the_last_is_a_documented_404(schema, api):
+    answers = schema.raw_schema["paths"][f"{API}/episodes/"]["get"]["responses"]
+
+    response = conforms(schema, api.get(f"{API}/episodes/", {"page": 5}), "/episodes/")
+
+    assert response.status_code == 404
+    assert "404" in answers
+
+
+def test_json_is_the_one_body_documented_and_accepted(schema, api):
+    bodies = schema.raw_schema["paths"][f"{API}/episodes/"]["post"]["requestBody"]["content"]
+
+    response = api.post(f"{API}/episodes/", {"title": "Pilot"}, format="multipart")
+
+    assert list(bodies) == ["application/json"]
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_an_unknown_api_path_is_a_json_404_whatever_the_method(method):
+    response = Client(enforce_csrf_checks=True).generic(method, f"{API}/episodes/0.5/follow/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"title": 0}, {"title": "Pilot", "categories": [0]}],
+    ids=["number-for-title", "number-for-category"],
+)
+def test_a_number_where_the_schema_says_string_is_refused(api, body):
+    response = api.post(f"{API}/episodes/", body, format="json")
+
+    assert response.status_code == 400
+
+
+def test_an_empty_string_is_not_a_null_reference(api):
+    body = {"job_type": "diagnostic", "payload": {}, "episode": ""}
+
+    response = api.post(f"{API}/jobs/", body, format="json")
+
+    assert response.status_code == 400
+    assert "episode" in response.json()
+
+
+def test_a_user_id_must_be_a_json_integer(staff_api, user):
+    response = staff_api.post(
+        f"{API}/notifications/", {"title": "Hi", "recipients": [str(user.pk)]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "recipients" in response.json()
+
+
+def test_each_job_type_is_a_variant_with_its_own_payload(schema):
+    variants = schema.raw_schema["components"]["schemas"]["JobCreateRequest"]["oneOf"]
+    by_type = {variant["properties"]["job_type"]["enum"][0]: variant for variant in variants}
+
+    payload = by_type["diagnostic"]["properties"]["payload"]
+
+    assert {"diagnostic", "episodes_export", "file_metadata"} <= set(by_type)
+    assert payload["additionalProperties"] is False
+    assert set(payload["properties"]) == {"seconds", "steps", "fail_attempts"}
+
+
+def test_filters_state_the_bounds_they_enforce(schema, api):
+    season = parameter(schema, "/episodes/", "get", "season_number")
+    actor = parameter(schema, "/activities/", "get", "actor")
+    page_size = parameter(schema, "/episodes/", "get", "page_size")
+
+    assert season["schema"]["minimum"] == 1
+    assert actor["schema"] == {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+    assert page_size["schema"]["minimum"] == 1
+    assert api.get(f"{API}/episodes/", {"season_number": 0}).status_code == 400
+
+
+@pytest.mark.parametrize("value", ["maybe", "1", "null"])
+def test_unread_is_true_or_false_and_nothing_else(api, value):
+    response = api.get(f"{API}/notifications/", {"unread": value})
+
+    assert response.status_code == 400
+    assert "unread" in response.json()
+
+
+def test_unread_true_still_filters(api):
+    assert api.get(f"{API}/notifications/", {"unread": "true"}).status_code == 200
+
+
+def test_downloads_document_the_file_s_own_content_type(schema):
+    operation = schema.raw_schema["paths"][f"{API}/episodes/{{episode_pk}}/files/{{id}}/download/"]
+
+    answers = operation["get"]["responses"]
+
+    assert list(answers["200"]["content"]) == ["*/*"]
+    assert {"206", "302", "416"} <= set(answers)
+
+
+def test_creating_links_to_what_can_be_done_with_the_created(schema):
+    created = schema.raw_schema["paths"][f"{API}/episodes/"]["post"]["responses"]["201"]
+    to_files = created["links"][f"GET {API}/episodes/{{episode_pk}}/files/"]
+
+    assert to_files["parameters"] == {"episode_pk": "$response.body#/id"}
+    assert f"DELETE {API}/episodes/{{id}}/" in created["links"]
