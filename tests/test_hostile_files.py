@@ -119,3 +119,22 @@ def test_a_job_file_ignores_an_invalid_range_too(api, user):
 
     assert response.status_code == 200
     assert body(response) == whole
+
+
+def test_a_content_type_longer_than_its_column_is_a_400(api, files_url):
+    part = SimpleUploadedFile("notes.txt", b"a note\n", content_type="text/" + "x" * 200)
+
+    response = api.post(files_url, {"file": part}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json() == {"file": ["A content type has at most 127 characters."]}
+    assert not EpisodeFile.objects.exists()
+
+
+def test_a_file_name_longer_than_its_column_is_kept_shortened(api, files_url):
+    part = SimpleUploadedFile("a" * 1000 + ".txt", b"a note\n", content_type="text/plain")
+
+    response = api.post(files_url, {"file": part}, format="multipart")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["original_name"].endswith(".txt")

@@ -12,10 +12,12 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
 from episodes.files import sniffing
+from episodes.models import EpisodeFile
 
 logger = logging.getLogger(__name__)
 
 UPLOAD_FIELD = "file"
+CONTENT_TYPE_MAX_LENGTH = EpisodeFile._meta.get_field("content_type").max_length
 # What a write says when the disk (or the user's quota on it) has no room left.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
@@ -85,6 +87,14 @@ class EpisodeFileUploadHandler(FileUploadHandler):
         if field_name != UPLOAD_FIELD or hasattr(self, "file"):
             self._refuse_extra_part(field_name)
         self.claimed = sniffing.claimed_type(content_type, file_name)
+        if len(self.claimed) > CONTENT_TYPE_MAX_LENGTH:
+            raise ValidationError(
+                {
+                    UPLOAD_FIELD: [
+                        f"A content type has at most {CONTENT_TYPE_MAX_LENGTH} characters."
+                    ]
+                }
+            )
         kind = sniffing.kind_of(self.claimed) if self.claimed else None
         # Until the bytes say otherwise, the claimed kind sets the limit.
         self.limit_kind = kind
