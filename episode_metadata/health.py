@@ -9,21 +9,25 @@ tells more than statuses, counts and ages.
 
 import asyncio
 import contextlib
-import logging
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import (
+    DEFAULT_CHANNEL_LAYER,
+    BaseChannelLayer,
+    channel_layers,
+    get_channel_layer,
+)
 from django.conf import settings
 from django.db import connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from episode_metadata import outages
 from jobs import selectors
-
-logger = logging.getLogger(__name__)
 
 OK, FAILING = "ok", "failing"
 # A check that has not answered by then fails: a stopped database or Redis must give a
@@ -40,9 +44,39 @@ def check_database() -> Answer:
     return {"status": OK}
 
 
-async def check_channel_layer() -> Answer:
-    """A message sent to a new channel of this process's layer comes back."""
+# Keyed by the process's layer, which settings changes replace (as tests do).
+_probe_layers: "weakref.WeakKeyDictionary[BaseChannelLayer, BaseChannelLayer]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _probe_layer() -> BaseChannelLayer:
+    """A layer of the probes' own, configured as the process's: its connections can be
+    dropped after a failed check without taking the hub's subscriptions with them."""
     layer = get_channel_layer()
+    probe = _probe_layers.get(layer)
+    if probe is None:
+        probe = _probe_layers[layer] = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    return probe
+
+
+async def check_channel_layer() -> Answer:
+    """A message sent to a new channel of the layer comes back.
+
+    After a failure the probe layer's connections are dropped (channels-redis' `flush()`),
+    and the next check connects afresh. Kept, the connections pooled before an outage are
+    handed out after it although Redis closed them (redis-py skips that check with its
+    maintenance notifications on, as by default), each failing a check once: /ready stayed
+    503 for as long as they lasted after Redis was back."""
+    layer = _probe_layer()
+    try:
+        return await _round_trip(layer)
+    except BaseException:
+        await layer.flush()
+        raise
+
+
+async def _round_trip(layer: BaseChannelLayer) -> Answer:
     channel = await layer.new_channel("health.")
     token = uuid.uuid4().hex
     await layer.send(channel, {"type": "health.check", "token": token})
@@ -100,27 +134,32 @@ async def _on_thread(check: Callable[[], Answer]) -> Answer:
     return await loop.run_in_executor(_database_threads, _closing_connections, check)
 
 
-async def _within_timeout(name: str, pending: Awaitable[Answer]) -> Answer:
+async def _within_timeout(outage: outages.Outage, pending: Awaitable[Answer]) -> Answer:
+    """A check's answer. Its failures are logged as the outage of what it depends on, not a
+    line per probe: a load balancer probing every few seconds would fill the log."""
     try:
-        return await asyncio.wait_for(pending, CHECK_TIMEOUT_SECONDS)
+        answer = await asyncio.wait_for(pending, CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
-        logger.error("readiness check %s gave no answer within %g s", name, CHECK_TIMEOUT_SECONDS)
-        return {"status": FAILING, "error": f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"}
+        no_answer = f"no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+        outage.failed(TimeoutError(no_answer))
+        return {"status": FAILING, "error": no_answer}
     except Exception as exc:
-        logger.error("readiness check %s failed: %s", name, exc)
+        outage.failed(exc)
         return {"status": FAILING, "error": exc.__class__.__name__}
+    outage.succeeded()
+    return answer
 
 
 async def readiness() -> dict[str, Answer]:
     """Every check at once, each bounded by CHECK_TIMEOUT_SECONDS."""
     pending = {
-        "database": _on_thread(check_database),
-        "channel_layer": check_channel_layer(),
-        "workers": _on_thread(check_workers),
-        "queue": _on_thread(check_queue),
+        "database": (outages.DATABASE, _on_thread(check_database)),
+        "channel_layer": (outages.REDIS, check_channel_layer()),
+        "workers": (outages.DATABASE, _on_thread(check_workers)),
+        "queue": (outages.DATABASE, _on_thread(check_queue)),
     }
     answers = await asyncio.gather(
-        *(_within_timeout(name, check) for name, check in pending.items())
+        *(_within_timeout(outage, check) for outage, check in pending.values())
     )
     return dict(zip(pending, answers, strict=True))
 

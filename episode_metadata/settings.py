@@ -315,11 +315,19 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "filters": {"client_mistake": {"()": "episode_metadata.log_filters.ClientMistake"}},
+    "filters": {
+        "client_mistake": {"()": "episode_metadata.log_filters.ClientMistake"},
+        "redis_outage": {"()": "episode_metadata.outages.ConnectionErrorsAsOutage"},
+        "readiness_answers": {"()": "episode_metadata.outages.ReadinessAnswers"},
+    },
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # One line per failed login (and one at a lockout); its INFO lines are bookkeeping.
         "axes": {"level": "WARNING"},
+        # channels-redis logs a traceback a second while Redis is down, for errors its
+        # reader retries by itself; they go to the outage of Redis (episode_metadata/outages.py).
+        "channels_redis.pubsub": {"filters": ["redis_outage"]},
+        "django.request": {"filters": ["readiness_answers"]},
         **{
             f"django.security.{name}": {"filters": ["client_mistake"]}
             for name in ("RequestDataTooBig", "TooManyFieldsSent", "TooManyFilesSent")

@@ -11,7 +11,6 @@ Failures are logged and counted, never raised.
 """
 
 import asyncio
-import logging
 import os
 import socket
 import ssl
@@ -25,11 +24,9 @@ import redis
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
-from episode_metadata import counters
+from episode_metadata import counters, outages
 from episode_metadata.metrics import websocket as metrics
 from realtime import hub
-
-logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT_SECONDS = 1.0
 WAKE_TIMEOUT_SECONDS = 0.1
@@ -92,6 +89,8 @@ class _WakeUps:
             except Exception as exc:
                 self._drop()
                 _failed(exc)
+            else:
+                outages.REDIS.succeeded()
 
     def _read_answers(self, sock: socket.socket) -> None:
         """What Redis answered the earlier wake-ups, a line each (`:<listeners>` or an error),
@@ -147,16 +146,12 @@ _wake_ups = _WakeUps()
 
 
 def _failed(exc: Exception) -> None:
+    """Counted each time, logged as the outage of Redis: once when it starts, not once a
+    pause."""
     global _broken_until
     _broken_until = time.monotonic() + BACK_OFF_SECONDS
     counters.increment(counters.BROADCAST_FAILURES)
-    logger.warning(
-        "channel layer publish failed (%s: %s); pausing publishes for %.0f s, "
-        "other processes catch up from the activity log",
-        exc.__class__.__name__,
-        exc,
-        BACK_OFF_SECONDS,
-    )
+    outages.REDIS.failed(exc)
 
 
 def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
@@ -202,12 +197,17 @@ class _Publisher:
         asyncio.run_coroutine_threadsafe(self._send(message), self._loop)
 
     async def _send(self, message: dict[str, Any]) -> None:
+        layer = get_channel_layer()
         try:
-            layer = get_channel_layer()
             await asyncio.wait_for(layer.group_send(hub.GROUP, message), SEND_TIMEOUT_SECONDS)
         except Exception as exc:
             _failed(exc)
             metrics.dropped(metrics.PUBLISH_FAILED)
+            # redis-py hands out a pooled connection that Redis closed, and it fails once,
+            # after Redis is back: one per pause. Dropped now, the next send connects afresh.
+            await layer.flush()
+        else:
+            outages.REDIS.succeeded()
         finally:
             with self._lock:
                 self._in_flight -= 1

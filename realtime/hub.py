@@ -19,6 +19,7 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections
 
+from episode_metadata import outages
 from episode_metadata.metrics import websocket as metrics
 from realtime import events, selectors, topics
 from realtime.subscriber import Subscriber
@@ -31,6 +32,7 @@ PROCESS_ID = uuid.uuid4().hex
 POLL_SECONDS = 2.0
 BATCH_SIZE = 500
 REJOIN_SECONDS = 60.0
+REDIS_CHECK_SECONDS = 1.0
 
 
 class Hub:
@@ -63,6 +65,7 @@ class Hub:
         self._tasks = [
             asyncio.create_task(self._listen(), name="realtime-hub-listen"),
             asyncio.create_task(self._tail(), name="realtime-hub-tail"),
+            asyncio.create_task(self._check_while_redis_is_down(), name="realtime-hub-check"),
         ]
 
     async def stop(self) -> None:
@@ -126,7 +129,10 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("channel layer unavailable (%s); retrying in %.1f s", exc, delay)
+                if outages.is_connection_error(exc):
+                    outages.REDIS.failed(exc)
+                else:
+                    logger.warning("channel layer refused the hub (%s); retrying", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -144,6 +150,22 @@ class Hub:
         finally:
             if not receiving.done():
                 receiving.cancel()
+
+    async def _check_while_redis_is_down(self) -> None:
+        """An outage of Redis ends in the log when something next uses Redis; with no
+        writes or probes that could be long after it is back, so meanwhile the hub asks."""
+        layer = get_channel_layer()
+        while True:
+            await asyncio.sleep(REDIS_CHECK_SECONDS)
+            if not outages.REDIS.ongoing or self._channel is None:
+                continue
+            try:
+                check = layer.send(self._channel, {"type": "realtime.check", "origin": PROCESS_ID})
+                await asyncio.wait_for(check, REDIS_CHECK_SECONDS)
+            except Exception as exc:
+                outages.REDIS.failed(exc)
+            else:
+                outages.REDIS.succeeded()
 
     def on_message(self, message: dict) -> None:
         if message.get("origin") == PROCESS_ID:
@@ -171,9 +193,10 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("could not read the activity log (%s); retrying", exc)
+                outages.DATABASE.failed(exc)
                 await asyncio.sleep(POLL_SECONDS)
                 continue
+            outages.DATABASE.succeeded()
             for entry in rows:
                 self.fan_out(entry)
             if len(rows) == BATCH_SIZE:

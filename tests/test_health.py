@@ -82,6 +82,7 @@ def test_database_check():
 
 async def test_channel_layer_check_round_trips_and_lets_go_of_its_channel():
     assert await health.check_channel_layer() == {"status": "ok"}
+    assert not health._probe_layer().channels
     assert not get_channel_layer().channels
 
 
