@@ -1,8 +1,10 @@
 """Reading JSON that a client may have built to hurt: nesting deep enough to exhaust Python's
-recursion, numbers no column can hold, NUL characters PostgreSQL refuses to store.
+recursion, numbers past a float's range, strings no database stores (NUL characters, halves
+of surrogate pairs).
 
-Each is found in linear time, before `json.loads` builds anything, and is a 400 saying what
-is wrong; the size of the body is bounded before this, by DATA_UPLOAD_MAX_MEMORY_SIZE.
+Nesting and NUL are found in linear time, before `json.loads` builds anything; each problem
+is a 400 saying what is wrong. The size of the body is bounded before this, by Django's
+DATA_UPLOAD_MAX_MEMORY_SIZE.
 """
 
 import json
@@ -15,8 +17,8 @@ from typing import Any
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-# Far beyond any document of the API (a job payload, the deepest, nests three levels) and far
-# below the depth at which Python's decoder gives up with a RecursionError (about 1,000).
+# Far beyond any document of the API (none nests more than a few levels) and far below the
+# depth at which Python's decoder gives up with a RecursionError (about 1,000).
 MAX_JSON_DEPTH = 32
 
 # A JSON string whole, escapes included (brackets inside one are text, not nesting). One left

@@ -88,13 +88,8 @@ class EpisodeFileUploadHandler(FileUploadHandler):
             self._refuse_extra_part(field_name)
         self.claimed = sniffing.claimed_type(content_type, file_name)
         if len(self.claimed) > CONTENT_TYPE_MAX_LENGTH:
-            raise ValidationError(
-                {
-                    UPLOAD_FIELD: [
-                        f"A content type has at most {CONTENT_TYPE_MAX_LENGTH} characters."
-                    ]
-                }
-            )
+            message = f"A content type has at most {CONTENT_TYPE_MAX_LENGTH} characters."
+            raise ValidationError({UPLOAD_FIELD: [message]})
         kind = sniffing.kind_of(self.claimed) if self.claimed else None
         # Until the bytes say otherwise, the claimed kind sets the limit.
         self.limit_kind = kind
