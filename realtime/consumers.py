@@ -3,6 +3,7 @@
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -25,6 +26,49 @@ REPLAY_LIMIT = 1000
 # A client may send this many messages in a burst, refilled at RATE per second.
 BURST = 30
 RATE = 10.0
+# Event ids are PostgreSQL bigints; a larger `after` names no event that can ever exist.
+MAX_EVENT_ID = 2**63 - 1
+
+
+class BadMessage(ValueError):
+    """A client message the server cannot act on; the client gets its text in an `error`."""
+
+
+def parse_message(text_data: str | None) -> dict:
+    """The client's message as a JSON object whose `type` is a string, whatever it sent."""
+    if text_data is None:
+        raise BadMessage("Send text frames holding JSON.")
+    if len(text_data.encode()) > MAX_MESSAGE_BYTES:
+        raise BadMessage(f"Message too large (at most {MAX_MESSAGE_BYTES} bytes).")
+    try:
+        message = json.loads(text_data)
+    except ValueError:
+        raise BadMessage("Message is not valid JSON.") from None
+    except RecursionError:
+        raise BadMessage("Message nests too deeply.") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise BadMessage("Message must be a JSON object with a 'type' string.")
+    return message
+
+
+def requested_topics(message: dict) -> set[str]:
+    raw = message.get("topics")
+    if not isinstance(raw, list) or not raw:
+        raise BadMessage("'topics' must be a non-empty list.")
+    try:
+        return {topics.validate(topic) for topic in raw}
+    except topics.InvalidTopic as exc:
+        raise BadMessage(str(exc)) from None
+
+
+def resume_after(message: dict) -> int | None:
+    """The event id a subscription resumes after; None to start now."""
+    after = message.get("after")
+    if after is None:
+        return None
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_EVENT_ID:
+        raise BadMessage("'after' must be a non-negative integer event id.")
+    return after
 
 
 class TokenBucket:
@@ -46,6 +90,17 @@ class TokenBucket:
 class EventsConsumer(AsyncWebsocketConsumer):
     # No channel-layer channel per connection: the process's hub subscribes once for all.
     channel_layer_alias = None
+    # Set while the socket is registered with the hub, the gauge and presence.
+    subscriber: Subscriber | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """However the socket ends (a close from either side, a server shutting down, an
+        exception in this consumer), it leaves the hub, the gauge and presence: a socket
+        left registered would be counted and written to forever."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._unregister()
 
     async def connect(self) -> None:
         await self.accept()
@@ -62,81 +117,53 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(BURST, RATE)
         self.hub = get_hub()
         await self.hub.start()
+        self.presence = presence.SocketPresence(self.user.pk)
         self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
-        self.presence = presence.SocketPresence(self.user.pk)
         metrics.CONNECTIONS.inc()
 
-    async def disconnect(self, code: int) -> None:
-        subscriber = getattr(self, "subscriber", None)
-        if subscriber is not None:  # unset when authentication failed
-            metrics.CONNECTIONS.dec()
-            self.hub.remove(subscriber)
-            await subscriber.close()
-            await self.presence.close()
+    async def _unregister(self) -> None:
+        subscriber, self.subscriber = self.subscriber, None
+        if subscriber is None:  # never registered: authentication failed
+            return
+        self.hub.remove(subscriber)
+        metrics.CONNECTIONS.dec()
+        await subscriber.close()
+        await self.presence.close()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if getattr(self, "subscriber", None) is None:
+        if self.subscriber is None:
             return
         if not self.bucket.allow():
             self._error("Too many messages; slow down.")
             return
-        message = self._parse(text_data, bytes_data)
-        if message is None:
-            return
-        handler = {
+        try:
+            message = parse_message(text_data)
+            handler = self._handler(message["type"])
+            with acting(self.context):
+                await handler(message)
+        except BadMessage as exc:
+            self._error(str(exc))
+
+    def _handler(self, kind: str) -> Callable[[dict], Awaitable[None]]:
+        handlers = {
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "ping": self._ping,
-        }.get(message.get("type"))
-        if handler is None:
-            self._error(f"Unknown message type {message.get('type')!r}.")
-            return
-        with acting(self.context):
-            await handler(message)
+        }
+        if kind not in handlers:
+            raise BadMessage(f"Unknown message type {kind!r}.")
+        return handlers[kind]
 
-    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict | None:
-        if text_data is None:
-            self._error("Send text frames holding JSON.")
-            return None
-        if len(text_data.encode()) > MAX_MESSAGE_BYTES:
-            self._error(f"Message too large (at most {MAX_MESSAGE_BYTES} bytes).")
-            return None
-        try:
-            message = json.loads(text_data)
-        except ValueError:
-            self._error("Message is not valid JSON.")
-            return None
-        if not isinstance(message, dict):
-            self._error("Message must be a JSON object with a 'type'.")
-            return None
-        return message
-
-    def _topics(self, message: dict) -> set[str] | None:
-        raw = message.get("topics")
-        if not isinstance(raw, list) or not raw:
-            self._error("'topics' must be a non-empty list.")
-            return None
-        try:
-            wanted = {topics.validate(topic) for topic in raw}
-        except topics.InvalidTopic as exc:
-            self._error(str(exc))
-            return None
+    def _topics(self, message: dict) -> set[str]:
+        wanted = requested_topics(message)
         if len(wanted | self.subscriber.topics) > topics.MAX_TOPICS:
-            self._error(f"At most {topics.MAX_TOPICS} topics per connection.")
-            return None
+            raise BadMessage(f"At most {topics.MAX_TOPICS} topics per connection.")
         return wanted
 
     async def _subscribe(self, message: dict) -> None:
         wanted = self._topics(message)
-        if wanted is None:
-            return
-        after = message.get("after")
-        if after is not None and (
-            not isinstance(after, int) or isinstance(after, bool) or after < 0
-        ):
-            self._error("'after' must be a non-negative integer event id.")
-            return
+        after = resume_after(message)
         new_topics = wanted - self.subscriber.topics
         already = set(self.subscriber.topics)
         # Joined before the hub adds the topics: a socket is not told of its own arrival.
@@ -193,8 +220,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _unsubscribe(self, message: dict) -> None:
         unwanted = self._topics(message)
-        if unwanted is None:
-            return
         dropped = unwanted & self.subscriber.topics
         self.hub.remove(self.subscriber, dropped)
         await self.presence.leave(dropped)

@@ -9,12 +9,17 @@ socket, so the frame of the text last seen is kept and written again as it is.
 Only a text send on an open socket that takes writes at once goes this way; everything
 else (the handshake, binary data, closing, a paused or closing socket) is uvicorn's own
 `send`, which raises or waits as it always does.
+
+A client's protocol error (invalid UTF-8, a bad opcode, an unmasked or oversized frame, a
+continuation with nothing to continue) closes its socket as uvicorn does, with the code
+websockets chose, and is logged as the client's mistake: one INFO line, no traceback.
 """
 
 from typing import Any
 
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
 
 # The text last framed and its frame, as one pair, so that no reader sees one without the other.
@@ -32,6 +37,35 @@ def text_frame(text: str) -> bytes:
 
 
 class SharedFrameWebSocketProtocol(WebSocketsSansIOProtocol):
+    def send_receive_event_to_app(self) -> None:
+        """uvicorn finds invalid UTF-8 only as it hands the text over, and logs it with a
+        traceback; it is checked here first, closing with the same 1007."""
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError as exc:
+                self.frames = []
+                # As websockets fails a connection on the invalid UTF-8 it finds itself.
+                self.conn.fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
+
+    def handle_parser_exception(self) -> None:
+        close = self.conn.close_sent
+        self.logger.info(
+            '%s - "WebSocket %s" closed on the client\'s protocol error: %s',
+            get_client_addr(self.scope),
+            get_path_with_query_string(self.scope),
+            close or "a frame before the handshake was answered",
+        )
+        if close is None:
+            # No close frame may precede the handshake's answer, and uvicorn would assert
+            # there was one: the connection just ends, and the application sees it end.
+            self.transport.close()
+            return
+        super().handle_parser_exception()
+
     async def send(self, message: Any) -> None:
         if self._writes_plain_text_now(message):
             self.transport.write(text_frame(message["text"]))

@@ -87,11 +87,13 @@ class Server:
         port: int | None = None,
         command=None,
         app: str = "episode_metadata.asgi:application",
+        log: Path | None = None,
     ) -> None:
         self.env = env
         self.port = port or free_port()
         self.command = command or manage_command("serve", "--no-worker")
         self.app = app
+        self.log = log  # the file the server's log (its stderr) goes to, if any
         self.process: subprocess.Popen | None = None
 
     @property
@@ -103,14 +105,15 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> "Server":
-        self.process = subprocess.Popen(
-            self.command(self.app, self.port),
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(self.log or os.devnull, "ab") as stderr:
+            self.process = subprocess.Popen(
+                self.command(self.app, self.port),
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         wait_until_listening(self.port, self.process)
         return self
 

@@ -235,7 +235,7 @@ async def test_a_read_expires_into_a_departure(episode, alice, bob, short_expiry
 
 
 async def test_a_crashed_connection_expires_without_its_disconnect(
-    episode, alice, bob, short_expiry
+    episode, alice, bob, short_expiry, monkeypatch
 ):
     watching = await connect(alice[1])
     await subscribe(watching, [topic_of(episode)])
@@ -245,7 +245,13 @@ async def test_a_crashed_connection_expires_without_its_disconnect(
         await subscribe(crashing, [topic_of(episode)])
         assert (await presence_event(watching))["data"]["change"] == "joined"
         last_heartbeat = time.monotonic()
-        # Gone without a word: the consumer never runs its disconnect handler.
+
+        # Gone without a word, as when its process dies: the socket's viewings are not
+        # ended, since a dead process ends nothing.
+        async def ends_nothing(self) -> None:
+            pass
+
+        monkeypatch.setattr(presence.SocketPresence, "close", ends_nothing)
         crashing.future.cancel()
         await asyncio.sleep(0.5)
         assert await viewer_names(episode) == ["alice", "bob"]
