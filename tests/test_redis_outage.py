@@ -19,6 +19,7 @@ import pytest
 import websockets
 
 from episode_metadata import outages
+from tests.conftest import PASSWORD
 from tests.service_database import ServiceDatabase
 from tests.service_process import (
     ROOT,
@@ -28,8 +29,6 @@ from tests.service_process import (
     wait_until_listening,
 )
 from tests.test_ready_outages import PrivateRedis, readiness, wait_for_readiness
-
-pytestmark = [pytest.mark.redis, pytest.mark.server]
 
 # Shorter than outages.REMIND_SECONDS: no "still unavailable" line is due.
 OUTAGE_SECONDS = 6.0
@@ -133,6 +132,8 @@ async def episodes_created(ws, count: int) -> list[str]:
     return ids
 
 
+@pytest.mark.redis
+@pytest.mark.server
 async def test_a_redis_outage_is_logged_once_each_way_and_ready_follows_redis(service):
     server, redis, token = service
     async with websockets.connect(f"{server.ws}/ws/events/?token={token}") as ws:
@@ -160,6 +161,8 @@ async def test_a_redis_outage_is_logged_once_each_way_and_ready_follows_redis(se
     ], back
 
 
+@pytest.mark.redis
+@pytest.mark.server
 async def test_the_end_of_an_outage_is_logged_with_no_traffic_to_tell(service):
     """No write, no probe: the hub of a server with a client notices Redis is back."""
     server, redis, token = service
@@ -227,4 +230,33 @@ def test_a_success_without_an_outage_logs_nothing(outage, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "Redis is unavailable (TimeoutError)",
         "Redis is back after 0 s",
+    ]
+
+
+# The login throttle, which counts in the cache: Redis, where REDIS_URL is set.
+
+UNREACHABLE_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+@pytest.mark.django_db
+def test_logging_in_works_while_the_cache_is_down(anon, user, settings, monkeypatch, caplog):
+    monkeypatch.setattr(outages, "REDIS", outages.Outage("Redis"))
+    settings.CACHES = UNREACHABLE_CACHE
+    caplog.set_level(logging.INFO)
+
+    for _ in range(2):
+        response = anon.post(
+            "/api/v1/auth/login", {"username": user.username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.content
+
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "Redis is unavailable (ConnectionError: Error 111 connecting to 127.0.0.1:1. "
+        "Connection refused.)"
     ]

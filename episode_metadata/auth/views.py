@@ -5,7 +5,6 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from episode_metadata.auth import services
@@ -14,13 +13,14 @@ from episode_metadata.auth.serializers import (
     LoginSerializer,
     UserSerializer,
 )
+from episode_metadata.throttles import ScopedRateThrottleOpenWhileRedisIsDown
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedRateThrottleOpenWhileRedisIsDown]
     throttle_scope = "login"
 
     def get_authenticate_header(self, request: Request) -> str:
