@@ -64,10 +64,10 @@ async def check_channel_layer() -> Answer:
     """A message sent to a new channel of the layer comes back.
 
     After a failure the probe layer's connections are dropped (channels-redis' `flush()`),
-    and the next check connects afresh. Kept, the connections pooled before an outage are
-    handed out after it although Redis closed them (redis-py skips that check with its
-    maintenance notifications on, as by default), each failing a check once: /ready stayed
-    503 for as long as they lasted after Redis was back."""
+    and the next check connects afresh. Kept, the connection it publishes on, pooled before
+    an outage, is handed out after it though Redis closed it (redis-py skips that check with
+    its maintenance notifications on, as by default). Checks during the outage fail before
+    they publish, so the first one after Redis is back failed on it."""
     layer = _probe_layer()
     try:
         return await _round_trip(layer)

@@ -197,15 +197,12 @@ class _Publisher:
         asyncio.run_coroutine_threadsafe(self._send(message), self._loop)
 
     async def _send(self, message: dict[str, Any]) -> None:
-        layer = get_channel_layer()
         try:
+            layer = get_channel_layer()
             await asyncio.wait_for(layer.group_send(hub.GROUP, message), SEND_TIMEOUT_SECONDS)
         except Exception as exc:
             _failed(exc)
             metrics.dropped(metrics.PUBLISH_FAILED)
-            # redis-py hands out a pooled connection that Redis closed, and it fails once,
-            # after Redis is back: one per pause. Dropped now, the next send connects afresh.
-            await layer.flush()
         else:
             outages.REDIS.succeeded()
         finally:
