@@ -36,6 +36,9 @@ class Subscriber:
         self._held: list[tuple[int, str, str]] = []
         self._outbox: deque[tuple[str, str]] = deque()
         self._writer: asyncio.Task | None = None
+        # What the socket does when cut off for overflowing (the server's close frame): held
+        # so that its outcome is collected, whatever becomes of the socket meanwhile.
+        self._overflowed: asyncio.Task | None = None
         self._closed = False
         # Why frames stopped going out, when the server cut the client off.
         self._cut_off: str | None = None
@@ -54,7 +57,7 @@ class Subscriber:
             return
         if len(self._outbox) >= MAX_QUEUED_FRAMES:
             self._cut(metrics.OVERFLOW)
-            asyncio.get_running_loop().create_task(self._on_overflow())
+            self._overflowed = asyncio.get_running_loop().create_task(self._on_overflow())
             return
         if self._writer is None or self._writer.done():
             self._write_now(frame, family)
@@ -72,10 +75,12 @@ class Subscriber:
             self.offer_durable(event_id, frame, family)
 
     async def close(self) -> None:
+        """The socket is gone: a write or a close frame still waiting on it never will go."""
         self._closed = True
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        waiting = [task for task in (self._writer, self._overflowed) if task is not None]
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
         if self._cut_off is not None:
             metrics.dropped(self._cut_off, len(self._outbox))
 

@@ -8,7 +8,9 @@ the client's mistake as the client's: no ERROR line, no traceback.
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
+import gc
 import json
 import os
 import struct
@@ -22,6 +24,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import OperationalError
 from knox.models import AuthToken
+from uvicorn.protocols.utils import ClientDisconnected
 from websockets.client import ClientProtocol
 from websockets.protocol import State
 from websockets.uri import parse_uri
@@ -32,6 +35,7 @@ from episodes import services
 from realtime import presence_selectors
 from realtime.consumers import BURST, MAX_MESSAGE_BYTES
 from realtime.hub import get_hub, stop_hub
+from realtime.subscriber import MAX_QUEUED_FRAMES
 from tests.service_database import ServiceDatabase
 from tests.service_process import Server, create_token
 from tests.test_metrics import async_scrape, value
@@ -256,6 +260,55 @@ async def test_a_socket_whose_consumer_failed_is_unregistered_everywhere(monkeyp
     assert created["event"] == "episode_created"
     assert await sent("episodes") - sent_before == 1  # to the healthy socket alone
     assert (hub.connection_count(), await gauge()) == (0, before)
+
+
+class StalledCommunicator(WebsocketCommunicator):
+    """A server whose socket takes no more writes once accepted, as uvicorn's when its client
+    reads nothing: each send waits until the client is gone, then fails as uvicorn's does."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gone = asyncio.Event()
+
+    @property
+    def future(self):
+        if self._future is None:
+
+            async def send(message: dict) -> None:
+                if message["type"] != "websocket.accept":
+                    await self.gone.wait()
+                    raise ClientDisconnected()
+                await self.output_queue.put(message)
+
+            self._future = contextvars.Context().run(
+                asyncio.create_task, self.application(self.scope, self.input_queue.get, send)
+            )
+        return self._future
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_stop_hub")
+async def test_a_flood_from_a_client_that_reads_nothing_ends_without_an_error():
+    _, token = await make_user()
+    loop, unhandled = asyncio.get_running_loop(), []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    ws = StalledCommunicator(application, f"/ws/events/?token={token}")
+    assert (await ws.connect())[0]
+
+    # Every answer beyond the first waits on the socket, until the queue overflows.
+    for _ in range(MAX_QUEUED_FRAMES + 10):
+        await ws.send_input({"type": "websocket.receive", "text": '{"type": "ping"}'})
+    while not ws.input_queue.empty():
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    ws.gone.set()
+    await ws.send_input({"type": "websocket.disconnect", "code": 1006})
+    await ws.wait(timeout=3)
+    gc.collect()
+    loop.set_exception_handler(None)
+
+    assert [context["message"] for context in unhandled] == []
+    assert get_hub().connection_count() == 0
 
 
 # Against a real server process, over TCP, with the `websockets` client and raw frames.
