@@ -115,11 +115,11 @@ class JobViewSet(
         parameters=[JOB_ID, FILE_FORMAT],
         responses={
             (200, "*/*"): OpenApiResponse(
-                response=OpenApiTypes.BINARY,
+                response=OpenApiTypes.ANY,
                 description="The file, as an attachment with its own content type.",
             ),
             (206, "*/*"): OpenApiResponse(
-                response=OpenApiTypes.BINARY, description="The byte range asked for."
+                response=OpenApiTypes.ANY, description="The byte range asked for."
             ),
             416: OpenApiResponse(description="A range that starts past the file's end."),
         },

@@ -5,8 +5,12 @@ Schemathesis, in process, on the test database."""
 import pytest
 import requests
 import schemathesis
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 from schemathesis.core.transport import Response
+
+from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +26,11 @@ def conforms(schema, response, template: str):
     """The response, once checked against the schema of the operation it answers."""
     method = response.request["REQUEST_METHOD"]
     request = requests.Request(method, f"http://testserver{response.request['PATH_INFO']}")
+    streamed = getattr(response, "streaming", False)
     answer = Response(
         status_code=response.status_code,
         headers={name: [value] for name, value in response.headers.items()},
-        content=response.content,
+        content=b"".join(response.streaming_content) if streamed else response.content,
         request=request.prepare(),
         elapsed=0,
         verify=True,
@@ -161,6 +166,23 @@ def test_downloads_document_the_file_s_own_content_type(schema):
 
     assert list(answers["200"]["content"]) == ["*/*"]
     assert {"206", "302", "416"} <= set(answers)
+
+
+def test_a_job_s_json_file_matches_its_download_schema(schema, api, user, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    path = default_storage.save("reports/weekly.json", ContentFile(b'{"rows": 3}'))
+    entry = {"format": "json", "path": path, "size": 11, "content_type": "application/json"}
+    job = Job.objects.create(
+        job_type="diagnostic",
+        status=JobStatus.COMPLETED,
+        created_by=user,
+        result={"files": [entry]},
+    )
+    url = f"/jobs/{job.pk}/files/json/"
+
+    response = conforms(schema, api.get(f"{API}{url}"), "/jobs/{id}/files/{file_format}/")
+
+    assert response["Content-Type"] == "application/json"
 
 
 def test_creating_links_to_what_can_be_done_with_the_created(schema):

@@ -114,10 +114,10 @@ class EpisodeFileViewSet(
         parameters=[RANGE, IF_RANGE],
         responses={
             (200, "*/*"): OpenApiResponse(
-                response=OpenApiTypes.BINARY, description="The file, with its own content type."
+                response=OpenApiTypes.ANY, description="The file, with its own content type."
             ),
             (206, "*/*"): OpenApiResponse(
-                response=OpenApiTypes.BINARY, description="The byte range asked for."
+                response=OpenApiTypes.ANY, description="The byte range asked for."
             ),
             302: OpenApiResponse(description="To a signed URL of remote storage."),
             416: OpenApiResponse(description="A range that starts past the file's end."),
