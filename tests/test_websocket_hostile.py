@@ -262,6 +262,20 @@ async def test_a_socket_whose_consumer_failed_is_unregistered_everywhere(monkeyp
     assert (hub.connection_count(), await gauge()) == (0, before)
 
 
+HOSTILE_TOKENS = ["%00abc", "%00" * 20, "%ff%fe", "x" * 5000, "", "a&token=b", "%E2%80%AE"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_stop_hub")
+@pytest.mark.parametrize("token", HOSTILE_TOKENS)
+async def test_a_hostile_token_is_refused_with_4401(token):
+    _, valid = await make_user()
+    for query in [f"token={token}"] + ([f"token={valid}{token}"] if token else []):
+        ws = WebsocketCommunicator(application, f"/ws/events/?{query}")
+        await ws.connect()
+        assert await ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+
 class StalledCommunicator(WebsocketCommunicator):
     """A server whose socket takes no more writes once accepted, as uvicorn's when its client
     reads nothing: each send waits until the client is gone, then fails as uvicorn's does."""
@@ -559,6 +573,26 @@ async def test_a_protocol_error_closes_that_socket_alone(served, case):
         assert (await recv(fresh))["event"] == "pong"
 
     assert closed_with == code, tally
+    await quiet_log(served, tally)
+
+
+@pytest.mark.server
+async def test_hostile_credentials_over_a_real_server(served):
+    tally = Tally()
+    urls = [f"{served.server.ws}/ws/events/?token={token}" for token in HOSTILE_TOKENS]
+    urls += [f"{served.url}{token}" for token in HOSTILE_TOKENS if token]
+    attempts = [(url, {}) for url in urls] + [
+        (f"{served.server.ws}/ws/events/", {"Origin": "http://localhost", "Cookie": cookie})
+        for cookie in ("sessionid=abc%00", "sessionid=" + "a" * 5000, "sessionid=;;;=")
+    ]
+    for url, headers in attempts:
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await recv(ws)
+        tally.sent += 1
+        tally.dropped_without_close += closed.value.rcvd is None
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401, url[:120]
+
     await quiet_log(served, tally)
 
 
