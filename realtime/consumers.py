@@ -5,6 +5,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -93,7 +94,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
     # Set while the socket is registered with the hub, the gauge and presence.
     subscriber: Subscriber | None = None
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
         """However the socket ends (a close from either side, a server shutting down, an
         exception in this consumer), it leaves the hub, the gauge and presence: a socket
         left registered would be counted and written to forever."""

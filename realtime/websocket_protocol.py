@@ -1,4 +1,5 @@
-"""uvicorn's WebSocket protocol, writing each broadcast frame as bytes encoded once.
+"""uvicorn's WebSocket protocol, writing each broadcast frame as bytes encoded once and
+logging a client's protocol errors as the client's.
 
 The hub hands the very same event text to every socket subscribed to its topic. uvicorn
 would frame it again for each of them (encode the text, build a websockets `Frame`, pack
