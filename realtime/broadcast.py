@@ -89,8 +89,6 @@ class _WakeUps:
             except Exception as exc:
                 self._drop()
                 _failed(exc)
-            else:
-                outages.REDIS.succeeded()
 
     def _read_answers(self, sock: socket.socket) -> None:
         """What Redis answered the earlier wake-ups, a line each (`:<listeners>` or an error),
@@ -120,6 +118,10 @@ class _WakeUps:
                 client_name=WAKE_UPS_CLIENT_NAME,  # what CLIENT LIST shows for it
             )
             connection = pool.get_connection()
+            # It connected and logged in just now: Redis is up. (A write that went out shows
+            # nothing: the socket of a Redis that just stopped takes one more, and answers
+            # read may have come before it stopped.)
+            outages.REDIS.succeeded()
             self._command = b"".join(
                 connection.pack_command(
                     "PUBLISH",

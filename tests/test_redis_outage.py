@@ -19,6 +19,7 @@ import pytest
 import websockets
 
 from episode_metadata import outages
+from realtime import broadcast
 from tests.conftest import PASSWORD
 from tests.service_database import ServiceDatabase
 from tests.service_process import (
@@ -188,6 +189,37 @@ def wait_for_line(server: LoggedServer, offset: int, start: str, timeout: float 
             return found[0]
         assert time.monotonic() < deadline, f"no {start!r} in {server.log_since(offset)}"
         time.sleep(0.1)
+
+
+@pytest.fixture
+def private_redis(settings):
+    """A Redis server of the test's own as this process's channel layer."""
+    redis = PrivateRedis()
+    redis.start()
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis.url], "prefix": "outage"},
+        }
+    }
+    yield redis
+    broadcast._wake_ups._drop()
+    if redis.process.poll() is None:
+        redis.stop()
+
+
+@pytest.mark.redis
+def test_a_wake_up_written_to_a_stopped_redis_does_not_end_the_outage(private_redis, monkeypatch):
+    """The socket of a Redis that just stopped takes one more write; only answers count."""
+    monkeypatch.setattr(outages, "REDIS", outages.Outage("Redis"))
+    monkeypatch.setattr(broadcast, "READ_ANSWERS_SECONDS", 60.0)
+    broadcast.announce_activity()
+    private_redis.stop()
+    outages.REDIS.failed(ConnectionError("Connection closed by server."))  # the layer's reader
+
+    broadcast.announce_activity()
+
+    assert outages.REDIS.ongoing
 
 
 # The outage object on its own, in this process.
