@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 from django.core.cache import cache
 from knox.models import AuthToken
@@ -81,3 +83,10 @@ def _fresh_broadcast_state():
     broadcast._broken_until = 0.0
     yield
     broadcast._broken_until = 0.0
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many cases the API fuzz suite ran per operation, when it ran."""
+    fuzzing = sys.modules.get("tests.fuzzing")
+    for line in fuzzing.summary_lines() if fuzzing else []:
+        terminalreporter.write_line(line)
