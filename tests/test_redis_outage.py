@@ -1,7 +1,8 @@
-"""An outage of Redis, as the operator reads it and as probes see it: a server process
-(`manage.py serve`, with its job worker) on a Redis server of the test's own, stopped under
-writes and started again. The database is the suite's (PostgreSQL, or SQLite in a directory
-of the test's own), so the test runs on both.
+"""An outage of Redis, as the operator reads it and as probes see it: first a server
+process (`manage.py serve`, with its job worker) on a Redis server of the test's own, stopped
+under writes and started again; then the parts in this process (wake-ups, the login
+throttle, the outage object). The database is the suite's (PostgreSQL, or SQLite in a
+directory of the test's own), so the tests run on both.
 
 Needs redis-server (Debian: redis-server); under CI a missing one fails the test.
 """
