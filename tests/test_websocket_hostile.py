@@ -41,13 +41,12 @@ from tests.service_process import Server, create_token
 from tests.test_metrics import async_scrape, value
 from tests.test_realtime_e2e import call
 
-JOB = "job:6f1c8a2e-0b7d-4c4e-9a51-3f0d2b9c7e10"
 DEEP = "[" * 1500 + "]" * 1500
 
 
 def _field_cases(kind: str) -> list[tuple[str, str]]:
     """`kind` messages whose `topics` is of every wrong JSON type and shape."""
-    cases = [
+    return [
         (f'{{"type": "{kind}"}}', "non-empty list"),
         *(
             (f'{{"type": "{kind}", "topics": {value}}}', "non-empty list")
@@ -72,7 +71,6 @@ def _field_cases(kind: str) -> list[tuple[str, str]]:
         (f'{{"type": "{kind}", "topics": ["episode:42"]}}', "not a valid UUID"),
         (f'{{"type": "{kind}", "topics": ["episodes", "jobs", 7]}}', "Topic must be a string"),
     ]
-    return cases
 
 
 # Each message with a fragment of the error it must earn.
