@@ -23,6 +23,8 @@ from tests.service_database import ServiceDatabase
 from tests.service_process import Server, create_token, manage, start_worker, stop
 
 API = "/api/v1"
+# The plain user's, drawn for logins now and then so that some of them succeed.
+PASSWORD = "fuzz-correct-horse"
 # Cases run per role and operation, and how many of them succeeded: printed at the end.
 CASES: Counter[tuple[str, str]] = Counter()
 ANSWERED: Counter[tuple[str, str]] = Counter()
@@ -89,10 +91,11 @@ class FuzzService:
     def __init__(self, var_dir: Path) -> None:
         self.database = ServiceDatabase(var_dir, LOG_FORMAT="text")
         env = self.database.env
-        staff = "from django.contrib.auth import get_user_model as users\n"
-        staff += "users().objects.create_user('fuzz-producer', is_staff=True)\n"
-        staff += "users().objects.create_user('fuzz-announcer', is_staff=True)\n"
-        manage(env, "shell", "-c", staff)
+        users = "from django.contrib.auth import get_user_model as users\n"
+        users += f"users().objects.create_user('fuzz-editor', password={PASSWORD!r})\n"
+        users += "users().objects.create_user('fuzz-producer', is_staff=True)\n"
+        users += "users().objects.create_user('fuzz-announcer', is_staff=True)\n"
+        manage(env, "shell", "-c", users)
         self.tokens = {
             "user": create_token(env, "fuzz-editor"),
             "staff": create_token(env, "fuzz-producer"),
@@ -192,6 +195,8 @@ class FuzzService:
             "doomed_compositions": seeded.doomed_compositions,
             "jobs": seeded.jobs,
             "file_formats": ["json", "csv"],
+            "usernames": ["fuzz-editor"],
+            "passwords": [PASSWORD],
             "notifications": notifications[: len(notifications) // 2],
             "doomed_notifications": notifications[len(notifications) // 2 :],
             "activities": seeded.activities,
@@ -268,6 +273,11 @@ class FuzzService:
             bind(keep, f"{API}/notifications/{{id}}/.*", **{"path.id": "notifications"}),
             bind("DELETE", f"{API}/notifications/{{id}}/", **{"path.id": "doomed_notifications"}),
             bind("GET", f"{API}/activities/{{id}}/", **{"path.id": "activities"}),
+            bind(
+                "POST",
+                f"{API}/auth/login",
+                **{"body.username": "usernames", "body.password": "passwords"},
+            ),
         ]
 
 
