@@ -31,6 +31,7 @@ from websockets.uri import parse_uri
 
 from activity.context import ActivityContext, acting
 from episode_metadata.asgi import application
+from episode_metadata.management.commands.serve import WS_MAX_MESSAGE_BYTES
 from episodes import services
 from realtime import presence_selectors
 from realtime.consumers import BURST, MAX_MESSAGE_BYTES
@@ -496,7 +497,10 @@ PROTOCOL_ERRORS = {
         1002,
     ),
     # The header alone: the server refuses it before any of the payload arrives.
-    "a frame over the server's 16 MiB limit": (frame(0x2, length=2**24 + 1)[:14], 1009),
+    "a frame over the server's message limit": (
+        frame(0x2, length=WS_MAX_MESSAGE_BYTES + 1)[:14],
+        1009,
+    ),
 }
 
 

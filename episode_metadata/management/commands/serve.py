@@ -11,6 +11,10 @@ from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_f
 from realtime.websocket_protocol import SharedFrameWebSocketProtocol
 
 QUERY_STRING = re.compile(r"\?\S*")
+# The largest WebSocket message the server reads before it closes the socket (1009). Clients
+# send small JSON messages (the consumer refuses those over 8 KB); uvicorn's default, 16 MiB a
+# socket, would let each connection hold that much memory.
+WS_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 class WithoutQueryStrings(logging.Filter):
@@ -52,6 +56,7 @@ class Command(BaseCommand):
                 lifespan="off",
                 ws=SharedFrameWebSocketProtocol,
                 ws_per_message_deflate=False,
+                ws_max_size=WS_MAX_MESSAGE_BYTES,
                 # uvicorn's own default believes loopback's forwarded headers.
                 proxy_headers=bool(settings.FORWARDED_ALLOW_IPS),
                 forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
