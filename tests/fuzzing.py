@@ -9,6 +9,7 @@ operations work on outlive the deletes.
 """
 
 import io
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,9 @@ class FuzzService:
     """One server process (`manage.py serve --no-worker`) on a database of its own, seeded."""
 
     def __init__(self, var_dir: Path) -> None:
-        self.database = ServiceDatabase(var_dir, LOG_FORMAT="text")
+        # Its own Redis keys: the failed logins it makes throttle no other test's logins.
+        prefix = f"fuzz-{uuid.uuid4().hex[:8]}"
+        self.database = ServiceDatabase(var_dir, LOG_FORMAT="text", REDIS_PREFIX=prefix)
         env = self.database.env
         users = "from django.contrib.auth import get_user_model as users\n"
         users += f"users().objects.create_user('fuzz-editor', password={PASSWORD!r})\n"
