@@ -33,6 +33,9 @@ FIELD_ERRORS = {
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 # No text the service stores may hold a NUL character (PostgreSQL refuses them).
 NO_NUL = "^[^\\u0000]*$"
+# Date-time filters take time-zone offsets short of 16 hours, as PostgreSQL does
+# (episode_metadata/filters.py); RFC 3339 would allow up to 23:59.
+DATE_TIME_OFFSET = "([zZ]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
 WRITE_METHODS = ("post", "put", "patch")
 
 
@@ -68,6 +71,8 @@ def _constrain(schema: dict, filter_field) -> None:
         schema["maxLength"] = extra["max_length"]
     if schema["type"] == "string" and "format" not in schema and "enum" not in schema:
         schema["pattern"] = NO_NUL
+    if schema.get("format") == "date-time":
+        schema["pattern"] = DATE_TIME_OFFSET
 
 
 def _ref(name: str, description: str) -> dict:
@@ -89,10 +94,12 @@ def _errors_for(path: str, method: str, operation: dict) -> dict:
     if any(operation.get("security") or []):
         errors["401"] = _ref("ErrorDetail", "Missing, invalid or expired credentials.")
         errors["403"] = _ref("ErrorDetail", "Authenticated but not allowed.")
-    if "{" in path:
-        errors["404"] = _ref("ErrorDetail", "Nothing matches this id.")
-    if names & {"page", "cursor"}:
-        errors["404"] = _ref("ErrorDetail", "No such page, or a cursor that names none.")
+    missing = [
+        *(["Nothing matches this id."] if "{" in path else []),
+        *(["No such page."] if "page" in names else []),
+    ]
+    if missing:
+        errors["404"] = _ref("ErrorDetail", " ".join(missing))
     if "requestBody" in operation:
         errors["413"] = _ref("ErrorDetail", "The body is larger than the service accepts.")
         errors["415"] = _ref("ErrorDetail", "A body of a media type this operation does not read.")
@@ -112,7 +119,8 @@ def _constrain_parameters(operation: dict) -> None:
         if parameter["name"] == "page":
             parameter["allowEmptyValue"] = True
         if parameter["name"] == "cursor":
-            schema["pattern"] = NO_NUL
+            # Opaque, as a `next` or `previous` link hands it out; base64 at least.
+            schema["pattern"] = "^[A-Za-z0-9+/]*={0,2}$"
         if parameter["in"] == "path" and schema.get("type") == "integer":
             schema.update({"minimum": 0, "maximum": INT64["maximum"]})
 
@@ -176,18 +184,22 @@ def _request_schema_names(result: dict) -> set[str]:
     return names
 
 
-def _created_id(operation: dict) -> bool:
-    created = operation["responses"].get("201", {})
-    return bool(created.get("content")) and "Announced" not in str(created)
+def _creates_with_id(operation: dict | None, schemas: dict) -> bool:
+    """Whether the operation answers 201 with a record that has an `id`."""
+    created = (operation or {}).get("responses", {}).get("201", {})
+    ref = created.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    answer = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
+    return "id" in answer.get("properties", {})
 
 
 def _links(result: dict) -> None:
     """From each operation that creates a resource to every operation on that resource (and
     on what hangs off it): the id in the answer is the one to use."""
     paths = result.get("paths", {})
+    schemas = result["components"]["schemas"]
     for path, operations in paths.items():
         create = operations.get("post")
-        if create is None or not _created_id(create):
+        if not _creates_with_id(create, schemas):
             continue
         for target_path, targets in paths.items():
             parameter = _child_parameter(path, target_path)

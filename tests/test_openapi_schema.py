@@ -2,6 +2,8 @@
 allows and refuses what it does not: each answer here is checked against the schema by
 Schemathesis, in process, on the test database."""
 
+import re
+
 import pytest
 import requests
 import schemathesis
@@ -145,6 +147,17 @@ def test_filters_state_the_bounds_they_enforce(schema, api):
     assert actor["schema"] == {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
     assert page_size["schema"]["minimum"] == 1
     assert api.get(f"{API}/episodes/", {"season_number": 0}).status_code == 400
+
+
+def test_date_time_filters_state_the_offsets_they_take(schema, api):
+    created = parameter(schema, "/episodes/", "get", "created_after")
+    pattern = re.compile(created["schema"]["pattern"])
+    beyond = "2026-01-01T00:00:00+16:00"
+
+    assert pattern.search("2026-01-01T00:00:00+15:59")
+    assert pattern.search("2026-01-01T00:00:00Z")
+    assert not pattern.search(beyond)
+    assert api.get(f"{API}/episodes/", {"created_after": beyond}).status_code == 400
 
 
 @pytest.mark.parametrize("value", ["maybe", "1", "null"])
