@@ -93,6 +93,14 @@ class FuzzService:
         # Its own Redis keys: the failed logins it makes throttle no other test's logins.
         prefix = f"fuzz-{uuid.uuid4().hex[:8]}"
         self.database = ServiceDatabase(var_dir, LOG_FORMAT="text", REDIS_PREFIX=prefix)
+        try:
+            self._start()
+        except BaseException:
+            self.database.drop()
+            raise
+        self.seeded = Seeded()
+
+    def _start(self) -> None:
         env = self.database.env
         users = "from django.contrib.auth import get_user_model as users\n"
         users += f"users().objects.create_user('fuzz-editor', password={PASSWORD!r})\n"
@@ -108,7 +116,6 @@ class FuzzService:
             "announcer": create_token(env, "fuzz-announcer"),
         }
         self.server = Server(env).start()
-        self.seeded = Seeded()
 
     def client(self, role: str) -> Client:
         return Client(self.server.http, self.tokens[role])
