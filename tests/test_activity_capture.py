@@ -11,6 +11,7 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
 
 from activity.models import ActivityLog
@@ -194,7 +195,7 @@ def test_a_wake_up_redis_refuses_is_counted_without_holding_up_the_write(setting
 def test_a_wake_up_connection_redis_closed_is_counted_and_replaced():
     admin = redis.Redis.from_url(os.environ["REDIS_URL"])
     listener = admin.pubsub()
-    listener.subscribe(f"asgi__group__{hub.GROUP}")
+    listener.subscribe(f"{settings.REDIS_PREFIX}__group__{hub.GROUP}")
     assert listener.get_message(timeout=1)["type"] == "subscribe"
     broadcast.announce_activity()
     assert listener.get_message(timeout=1)["type"] == "message"
