@@ -29,6 +29,8 @@ PASSWORD = "fuzz-correct-horse"
 # Cases run per role and operation, and how many of them succeeded: printed at the end.
 CASES: Counter[tuple[str, str]] = Counter()
 ANSWERED: Counter[tuple[str, str]] = Counter()
+# Answers with a 5xx status, per role and operation: the suite's purpose is that there are none.
+SERVER_ERRORS: Counter[tuple[str, str]] = Counter()
 
 # Whether a request is valid can depend on what is stored, which no schema can say: a
 # referenced episode or file must exist and be live, an episode number must be free, a
@@ -320,6 +322,8 @@ class Outcome:
             response = getattr(recorder.interactions.get(case_id), "response", None)
             if response is not None and response.status_code < 300:
                 ANSWERED[role, operation] += 1
+            if response is not None and response.status_code >= 500:
+                SERVER_ERRORS[role, operation] += 1
         for case_id, checks in recorder.checks.items():
             response = getattr(recorder.interactions.get(case_id), "response", None)
             for check in checks:
@@ -361,8 +365,13 @@ def summary_lines() -> list[str]:
     if not CASES:
         return []
     lines = [
-        f"API fuzzing: {sum(CASES.values())} cases; per operation and role, cases and 2xx answers:"
+        f"API fuzzing: {sum(CASES.values())} cases, {sum(SERVER_ERRORS.values())} server errors;"
+        " per operation and role, cases and 2xx answers:"
     ]
     for (role, operation), count in sorted(CASES.items(), key=lambda item: item[0][::-1]):
-        lines.append(f"  {count:5d} {ANSWERED[role, operation]:5d}  {role:5s}  {operation}")
+        errors = SERVER_ERRORS[role, operation]
+        flagged = f"  ({errors} server errors)" if errors else ""
+        lines.append(
+            f"  {count:5d} {ANSWERED[role, operation]:5d}  {role:5s}  {operation}{flagged}"
+        )
     return lines
