@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
+from episode_metadata.form_fields import JSONField
 from episodes.models import Composition, Episode, EpisodeFile
 
 
@@ -37,6 +39,7 @@ class EpisodeAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     list_select_related = ["created_by"]
     readonly_fields = ["id", "created_by", "updated_by", "created_at", "updated_at"]
+    formfield_overrides = {models.JSONField: {"form_class": JSONField}}
 
     def save_model(self, request: HttpRequest, obj: Episode, form, change: bool) -> None:
         if not change:
