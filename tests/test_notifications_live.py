@@ -27,13 +27,22 @@ async def _stop_hub():
 deliver = database_sync_to_async(services.deliver_pending)
 
 
+async def listening(token: str):
+    """A socket whose consumer has registered its user's topic: the handshake is answered
+    before the token is checked, so only an answer to a message shows it done."""
+    ws = await connect(token)
+    await ws.send_json_to({"type": "ping"})
+    assert (await receive(ws))["event"] == "pong"
+    return ws
+
+
 async def test_a_notification_reaches_every_tab_of_its_recipient_only():
     await deliver()  # the cursor starts here
     writer, writer_token = await make_user("writer")
     producer, producer_token = await make_user("producer", is_staff=True)
     _, other_token = await make_user("other")
-    tabs = [await connect(producer_token), await connect(producer_token)]
-    writer_ws, other_ws = await connect(writer_token), await connect(other_token)
+    tabs = [await listening(producer_token), await listening(producer_token)]
+    writer_ws, other_ws = await listening(writer_token), await listening(other_token)
 
     await change(writer, episode_services.create_episode, data={"title": "Pilot"})
     await deliver()
@@ -54,7 +63,7 @@ async def test_a_notification_reaches_every_tab_of_its_recipient_only():
 
 async def test_reading_elsewhere_updates_the_count_on_open_tabs():
     producer, producer_token = await make_user("producer", is_staff=True)
-    ws = await connect(producer_token)
+    ws = await listening(producer_token)
     sent = await database_sync_to_async(services.announce)(
         sender=(await make_user("boss", is_staff=True))[0], title="Wrap party", message=""
     )
