@@ -1,7 +1,7 @@
 import django_filters
 
 from activity.models import Action, ActivityLog
-from episode_metadata.filters import IntegerFilter, IsoDateTimeFilter
+from episode_metadata.common.filters import IntegerFilter, IsoDateTimeFilter
 
 
 class ActivityFilter(django_filters.FilterSet):

@@ -11,7 +11,7 @@ from activity import context, inserts
 from activity.models import Action, ActivityLog
 from activity.signals import activity_committed
 from activity.tracking import Tracker, remember_values
-from episode_metadata import counters
+from episode_metadata.common import counters
 
 logger = logging.getLogger(__name__)
 

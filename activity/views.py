@@ -5,8 +5,8 @@ from activity import selectors
 from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
-from episode_metadata.lookups import integer_id
-from episode_metadata.pagination import IdCursorPagination, PageNumberPagination
+from episode_metadata.common.lookups import integer_id
+from episode_metadata.common.pagination import IdCursorPagination, PageNumberPagination
 
 
 class ActivityCursorPagination(IdCursorPagination):

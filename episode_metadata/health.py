@@ -26,7 +26,7 @@ from django.db import connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from episode_metadata import outages
+from episode_metadata.common import outages
 from jobs import selectors
 
 OK, FAILING = "ok", "failing"

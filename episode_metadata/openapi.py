@@ -34,7 +34,7 @@ INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 # No text the service stores may hold a NUL character (PostgreSQL refuses them).
 NO_NUL = "^[^\\u0000]*$"
 # Date-time filters take time-zone offsets short of 16 hours, as PostgreSQL does
-# (episode_metadata/filters.py); RFC 3339 would allow up to 23:59.
+# (episode_metadata/common/filters.py); RFC 3339 would allow up to 23:59.
 DATE_TIME_OFFSET = "([zZ]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
 WRITE_METHODS = ("post", "put", "patch")
 

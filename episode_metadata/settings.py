@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from episode_metadata import secret_key
-from episode_metadata.env import env_bool, env_float, env_int, env_list, env_str
+from episode_metadata.common.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
@@ -256,15 +256,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "episode_metadata.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "episode_metadata.common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # DRF's JSON parser overflows Python's stack on deep nesting; ours refuses it first.
     # JSON only: a form cannot say null, nor nest, so the schema's bodies are JSON; the
     # upload endpoint names its multipart parser itself.
-    "DEFAULT_PARSER_CLASSES": ["episode_metadata.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["episode_metadata.common.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "episode_metadata.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "episode_metadata.common.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
     # Throttles key on REMOTE_ADDR, the address the server trusts, never on X-Forwarded-For.
     "NUM_PROXIES": 0,
@@ -316,16 +316,16 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "filters": {
-        "client_mistake": {"()": "episode_metadata.log_filters.ClientMistake"},
-        "redis_outage": {"()": "episode_metadata.outages.ConnectionErrorsAsOutage"},
-        "readiness_answers": {"()": "episode_metadata.outages.ReadinessAnswers"},
+        "client_mistake": {"()": "episode_metadata.common.log_filters.ClientMistake"},
+        "redis_outage": {"()": "episode_metadata.common.outages.ConnectionErrorsAsOutage"},
+        "readiness_answers": {"()": "episode_metadata.common.outages.ReadinessAnswers"},
     },
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # One line per failed login (and one at a lockout); its INFO lines are bookkeeping.
         "axes": {"level": "WARNING"},
         # channels-redis logs a traceback a second while Redis is down, for errors its
-        # reader retries by itself; they go to the outage of Redis (episode_metadata/outages.py).
+        # reader retries by itself; they go to the outage of Redis (episode_metadata/common/outages.py).
         "channels_redis.pubsub": {"filters": ["redis_outage"]},
         "django.request": {"filters": ["readiness_answers"]},
         **{

@@ -4,7 +4,8 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from episode_metadata import errors, health
+from episode_metadata import health
+from episode_metadata.common import errors
 from episode_metadata.metrics import views as metrics
 from realtime.views import dashboard
 

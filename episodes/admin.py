@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
 
-from episode_metadata.form_fields import JSONField
+from episode_metadata.common.form_fields import JSONField
 from episodes.models import Composition, Episode, EpisodeFile
 
 

@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from episode_metadata.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
+from episode_metadata.common.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
 from episodes.models import Episode, EpisodeStatus
 
 

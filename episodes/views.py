@@ -11,7 +11,7 @@ from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
-from episode_metadata.lookups import UUIDLookupMixin
+from episode_metadata.common.lookups import UUIDLookupMixin
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode

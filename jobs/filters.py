@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import F, OrderBy
 
-from episode_metadata.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
+from episode_metadata.common.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
 from episodes.filters import EpisodeOrderingFilter, StatusFilter
 from jobs.models import Job, JobStatus
 

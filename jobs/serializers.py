@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from episode_metadata.auth.serializers import UserSummarySerializer
-from episode_metadata.serializer_fields import (
+from episode_metadata.common.serializer_fields import (
     StrictCharField,
     StrictPrimaryKeyRelatedField,
     StrictUUIDField,

@@ -13,8 +13,8 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from episode_metadata.lookups import UUIDLookupMixin
-from episode_metadata.streaming import stored_file_response
+from episode_metadata.common.lookups import UUIDLookupMixin
+from episode_metadata.common.streaming import stored_file_response
 from jobs import selectors, services
 from jobs.filters import JobFilter
 from jobs.models import Job

@@ -24,7 +24,7 @@ import redis
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
-from episode_metadata import counters, outages
+from episode_metadata.common import counters, outages
 from episode_metadata.metrics import websocket as metrics
 from realtime import hub
 

@@ -19,7 +19,7 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections
 
-from episode_metadata import outages
+from episode_metadata.common import outages
 from episode_metadata.metrics import websocket as metrics
 from realtime import events, selectors, topics
 from realtime.subscriber import Subscriber

@@ -27,8 +27,8 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from episode_metadata import counters
-from episode_metadata.env import env_float
+from episode_metadata.common import counters
+from episode_metadata.common.env import env_float
 from realtime import broadcast
 from realtime import presence_selectors as selectors
 from realtime.models import Presence

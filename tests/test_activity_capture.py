@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from activity.models import ActivityLog
-from episode_metadata import counters
+from episode_metadata.common import counters
 from episodes import services
 from episodes.models import Episode
 from realtime import broadcast, hub

@@ -41,7 +41,7 @@ def test_deeply_nested_json_is_a_400_on_every_endpoint(api, url, body, caplog):
 
 
 def test_nesting_up_to_the_limit_is_parsed(api):
-    from episode_metadata.parsers import MAX_JSON_DEPTH
+    from episode_metadata.common.parsers import MAX_JSON_DEPTH
 
     # The object itself is one level: the title's list may take the rest.
     title = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)

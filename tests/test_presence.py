@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from activity.models import ActivityLog
-from episode_metadata import counters
+from episode_metadata.common import counters
 from episodes import services
 from realtime import presence, presence_selectors
 from realtime.hub import get_hub, stop_hub

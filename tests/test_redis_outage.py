@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import websockets
 
-from episode_metadata import outages
+from episode_metadata.common import outages
 from realtime import broadcast
 from tests.conftest import PASSWORD
 from tests.service_database import ServiceDatabase
@@ -154,10 +154,10 @@ async def test_a_redis_outage_is_logged_once_each_way_and_ready_follows_redis(se
     assert not [r for r in records if r["level"] == "RAW" or "exception" in r], records
     warnings = [r for r in records if r["level"] in ("WARNING", "ERROR", "CRITICAL")]
     assert [(r["logger"], r["message"].split(" (")[0]) for r in warnings] == [
-        ("episode_metadata.outages", "Redis is unavailable")
+        ("episode_metadata.common.outages", "Redis is unavailable")
     ], warnings
     assert "ConnectionError" in warnings[0]["message"]
-    back = [r for r in records if r["logger"] == "episode_metadata.outages"][1:]
+    back = [r for r in records if r["logger"] == "episode_metadata.common.outages"][1:]
     assert [(r["level"], r["message"].split(" after ")[0]) for r in back] == [
         ("INFO", "Redis is back")
     ], back
@@ -233,7 +233,7 @@ def outage(monkeypatch) -> outages.Outage:
 
 
 def test_an_outage_is_a_warning_then_a_reminder_per_interval_then_an_info(outage, caplog):
-    caplog.set_level(logging.INFO, logger="episode_metadata.outages")
+    caplog.set_level(logging.INFO, logger="episode_metadata.common.outages")
     started = time.monotonic()
     while time.monotonic() - started < 1.0:
         outage.failed(ConnectionError("Connection refused"))
@@ -254,7 +254,7 @@ def test_an_outage_is_a_warning_then_a_reminder_per_interval_then_an_info(outage
 
 
 def test_a_success_without_an_outage_logs_nothing(outage, caplog):
-    caplog.set_level(logging.INFO, logger="episode_metadata.outages")
+    caplog.set_level(logging.INFO, logger="episode_metadata.common.outages")
 
     outage.succeeded()
     outage.failed(TimeoutError())

@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from activity.models import Notification, NotificationPreference, NotificationType, Priority
-from episode_metadata.serializer_fields import StrictCharField, StrictPrimaryKeyRelatedField
+from episode_metadata.common.serializer_fields import StrictCharField, StrictPrimaryKeyRelatedField
 
 
 class NotificationSerializer(serializers.ModelSerializer):

@@ -19,7 +19,7 @@ from activity.notifications.serializers import (
     UnreadCountSerializer,
 )
 from activity.views import ActivityCursorPagination
-from episode_metadata.lookups import integer_id, parent_or_404
+from episode_metadata.common.lookups import integer_id, parent_or_404
 from episodes import selectors as episode_selectors
 
 

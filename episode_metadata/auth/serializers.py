@@ -2,7 +2,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from episode_metadata.serializer_fields import StrictCharField
+from episode_metadata.common.serializer_fields import StrictCharField
 
 
 @extend_schema_field(

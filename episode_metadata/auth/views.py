@@ -13,7 +13,7 @@ from episode_metadata.auth.serializers import (
     LoginSerializer,
     UserSerializer,
 )
-from episode_metadata.throttles import ScopedRateThrottleOpenWhileRedisIsDown
+from episode_metadata.common.throttles import ScopedRateThrottleOpenWhileRedisIsDown
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")

@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 
-from episode_metadata import errors
+from episode_metadata.common import errors
 from episode_metadata.metrics.access import may_scrape
 
 

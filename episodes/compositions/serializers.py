@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from episode_metadata.auth.serializers import UserSummarySerializer
-from episode_metadata.serializer_fields import (
+from episode_metadata.common.serializer_fields import (
     StrictModelSerializer,
     StrictPrimaryKeyRelatedField,
     StrictUUIDField,

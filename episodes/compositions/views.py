@@ -5,7 +5,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from episode_metadata.lookups import UUIDLookupMixin
+from episode_metadata.common.lookups import UUIDLookupMixin
 from episodes.compositions import selectors, services
 from episodes.compositions.filters import CompositionFilter
 from episodes.compositions.serializers import (

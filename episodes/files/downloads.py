@@ -7,7 +7,7 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
 
-from episode_metadata.streaming import stored_file_response
+from episode_metadata.common.streaming import stored_file_response
 from episodes.models import EpisodeFile
 
 

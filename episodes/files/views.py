@@ -11,7 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from episode_metadata.lookups import UUIDLookupMixin, parent_or_404
+from episode_metadata.common.lookups import UUIDLookupMixin, parent_or_404
 from episodes import selectors as episode_selectors
 from episodes.files import downloads, selectors, services, uploads
 from episodes.files.filters import EpisodeFileFilter

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandParser
 
 from activity import retention
-from episode_metadata.command_arguments import add_retention_arguments, days_ago
+from episode_metadata.common.command_arguments import add_retention_arguments, days_ago
 
 
 class Command(BaseCommand):

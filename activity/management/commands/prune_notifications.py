@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandParser
 
 from activity.notifications import services
-from episode_metadata.command_arguments import positive_int
+from episode_metadata.common.command_arguments import positive_int
 
 
 class Command(BaseCommand):

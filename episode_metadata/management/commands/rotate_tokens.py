@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from episode_metadata.auth import selectors, services
-from episode_metadata.command_arguments import days_ago, positive_int
+from episode_metadata.common.command_arguments import days_ago, positive_int
 
 
 class Command(BaseCommand):

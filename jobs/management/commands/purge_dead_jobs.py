@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from activity import context
 from activity.models import Source
-from episode_metadata.command_arguments import add_retention_arguments, days_ago
+from episode_metadata.common.command_arguments import add_retention_arguments, days_ago
 from jobs import retention, selectors
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from activity import context
 from activity.models import Source
-from episode_metadata.command_arguments import positive_hours
+from episode_metadata.common.command_arguments import positive_hours
 from jobs import selectors, services
 from jobs.models import Job
 

@@ -5,7 +5,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor
 from rest_framework.request import Request
 
-from episode_metadata.filters import MAX_BIGINT
+from episode_metadata.common.filters import MAX_BIGINT
 
 # What DRF's cursors are made of; base64 decoding would silently skip anything else.
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")

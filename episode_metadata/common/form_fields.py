@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
-from episode_metadata import parsers
+from episode_metadata.common import parsers
 
 
 class JSONField(forms.JSONField):

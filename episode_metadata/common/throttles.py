@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from episode_metadata import outages
+from episode_metadata.common import outages
 
 
 class ScopedRateThrottleOpenWhileRedisIsDown(ScopedRateThrottle):

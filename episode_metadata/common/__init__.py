@@ -1,0 +1,1 @@
+"""What every app shares; it imports no app and nothing of the project's composition root."""
