@@ -9,7 +9,7 @@ from episodes.compositions.tasks import thumbnail_render
 from episodes.models import Episode
 from realtime.hub import stop_hub
 from tests.test_compositions_api import BLUE, RED, make_image
-from tests.test_realtime_ws import connect, make_user, receive, subscribe
+from tests.test_realtime_ws import connect, hub_caught_up, make_user, receive, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,6 +126,7 @@ async def test_a_reconnecting_client_gets_the_composition_events_it_missed(peopl
     await ws.disconnect()
 
     await lifecycle(editor, producer, composition)
+    await hub_caught_up()  # or the last of them come live, after the replay
 
     ws = await connect(token)
     ack, replayed = await subscribe(ws, [topic], after=seen)

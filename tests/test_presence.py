@@ -10,14 +10,20 @@ from channels.db import database_sync_to_async
 from django.db import connection
 from django.utils import timezone
 
-from activity.models import ActivityLog
 from episode_metadata.common import counters
 from episodes import services
 from realtime import presence, presence_selectors
-from realtime.hub import get_hub, stop_hub
+from realtime.hub import stop_hub
 from realtime.models import Presence
 from tests.conftest import bearer_client
-from tests.test_realtime_ws import change, connect, make_user, receive, subscribe
+from tests.test_realtime_ws import (
+    change,
+    connect,
+    hub_caught_up,
+    make_user,
+    receive,
+    subscribe,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -134,16 +140,6 @@ async def test_unsubscribing_from_the_episode_leaves_it(episode, alice, bob):
     assert await viewer_names(episode) == ["alice"]
     await arriving.disconnect()
     await watching.disconnect()
-
-
-async def hub_caught_up(timeout: float = 5.0) -> None:
-    """The hub has read the log up to its last entry: a subscription made now starts after
-    it, and no frame of what came before arrives after the subscription."""
-    latest = await database_sync_to_async(lambda: ActivityLog.objects.latest("id").id)()
-    deadline = time.monotonic() + timeout
-    while get_hub().last_id < latest:
-        assert time.monotonic() < deadline, "the hub did not read the activity log"
-        await asyncio.sleep(0.01)
 
 
 async def test_the_subscription_ack_carries_the_viewers_of_each_new_episode(episode, alice, bob):

@@ -3,6 +3,7 @@
 import asyncio
 import contextvars
 import json
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -12,11 +13,11 @@ from django.db import transaction
 from knox.models import AuthToken
 
 from activity.context import ActivityContext, acting
-from activity.models import RetentionMark
+from activity.models import ActivityLog, RetentionMark
 from episode_metadata.asgi import application
 from episodes import services
 from realtime.consumers import BURST, MAX_MESSAGE_BYTES
-from realtime.hub import stop_hub
+from realtime.hub import get_hub, stop_hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,6 +53,16 @@ async def connect(token=None, headers=None, path="/ws/events/"):
 
 async def receive(communicator, timeout=3):
     return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def hub_caught_up(timeout: float = 5.0) -> None:
+    """The hub has read the log up to its last entry: a subscription made now starts after
+    it, and no frame of what came before arrives after the subscription."""
+    latest = await database_sync_to_async(lambda: ActivityLog.objects.latest("id").id)()
+    deadline = time.monotonic() + timeout
+    while get_hub().last_id < latest:
+        assert time.monotonic() < deadline, "the hub did not read the activity log"
+        await asyncio.sleep(0.01)
 
 
 async def subscribe(communicator, topics, after=None):
