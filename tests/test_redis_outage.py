@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import secrets
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -24,11 +23,9 @@ from realtime import broadcast
 from tests.conftest import PASSWORD
 from tests.service_database import ServiceDatabase
 from tests.service_process import (
-    ROOT,
     Server,
     create_token,
     manage_command,
-    wait_until_listening,
 )
 from tests.test_ready_outages import PrivateRedis, readiness, wait_for_readiness
 
@@ -40,26 +37,12 @@ class LoggedServer(Server):
     """A server whose log (standard error, a JSON object a line) goes to a file."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        super().__init__(env, command=manage_command("serve", "--grace", "1"))
-        self.log_file = log
-
-    def start(self) -> "LoggedServer":
-        with open(self.log_file, "ab") as stderr:
-            self.process = subprocess.Popen(
-                self.command(self.app, self.port),
-                cwd=ROOT,
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                start_new_session=True,
-            )
-        wait_until_listening(self.port, self.process)
-        return self
+        super().__init__(env, command=manage_command("serve", "--grace", "1"), log=log)
 
     def log_since(self, offset: int) -> list[dict]:
         """The records logged past `offset`; a line that is not JSON (a traceback printed
         raw) is kept as a record of its own, so it cannot go unnoticed."""
-        text = self.log_file.read_bytes()[offset:].decode()
+        text = self.log.read_bytes()[offset:].decode()
         records = []
         for line in text.splitlines():
             try:
@@ -142,7 +125,7 @@ async def test_a_redis_outage_is_logged_once_each_way_and_ready_follows_redis(se
         await ws.send(json.dumps({"type": "subscribe", "topics": ["episodes"]}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["event"] == "subscribed"
         await asyncio.to_thread(wait_for_readiness, server, 200)
-        offset = server.log_file.stat().st_size
+        offset = server.log.stat().st_size
 
         written = await asyncio.to_thread(write_through_an_outage, server, redis, token)
 
@@ -172,7 +155,7 @@ async def test_the_end_of_an_outage_is_logged_with_no_traffic_to_tell(service):
         await ws.send(json.dumps({"type": "subscribe", "topics": ["episodes"]}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["event"] == "subscribed"
         await asyncio.to_thread(wait_for_readiness, server, 200)
-        offset = server.log_file.stat().st_size
+        offset = server.log.stat().st_size
 
         await asyncio.to_thread(redis.stop)
         await asyncio.to_thread(wait_for_line, server, offset, "Redis is unavailable")
