@@ -4,8 +4,7 @@ import uuid
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
-from activity.context import ActivityContext, acting
-from activity.models import Source
+from episode_metadata.common.context import ActivityContext, Source, acting
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -4,7 +4,8 @@ from django.db.models import Q
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from episodes.db_functions import JSONType
+from episode_metadata.common.context import Source
+from episode_metadata.common.db_functions import JSONType
 
 
 class Action(models.TextChoices):
@@ -22,13 +23,6 @@ class Action(models.TextChoices):
     DOWNLOAD = "download"
     APPROVE = "approve"
     PUBLISH = "publish"
-
-
-class Source(models.TextChoices):
-    API = "api"
-    ADMIN = "admin"
-    JOB = "job"
-    SYSTEM = "system"
 
 
 class ActivityLog(models.Model):

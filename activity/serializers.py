@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from activity.models import ActivityLog
-from episode_metadata.auth.serializers import UserSummarySerializer
+from episode_metadata.common.user_serializers import UserSummarySerializer
 
 
 class ActivityLogSerializer(serializers.ModelSerializer):

@@ -7,11 +7,11 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
-from activity import context, inserts
+from activity import inserts
 from activity.models import Action, ActivityLog
 from activity.signals import activity_committed
 from activity.tracking import Tracker, remember_values
-from episode_metadata.common import counters
+from episode_metadata.common import context, counters
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact, LessThanOrEqual
 
-from episodes.db_functions import JSONArrayLength, JSONType
+from episode_metadata.common.db_functions import JSONArrayLength, JSONType
 
 
 class EpisodeStatus(models.TextChoices):

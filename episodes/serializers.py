@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from activity.serializers import ActivityLogSerializer
-from episode_metadata.auth.serializers import UserSummarySerializer
 from episode_metadata.common.serializer_fields import StrictCharField, StrictModelSerializer
+from episode_metadata.common.user_serializers import UserSummarySerializer
 from episodes.models import MAX_CATEGORIES, MAX_CATEGORY_LENGTH, Episode, EpisodeStatus
 
 

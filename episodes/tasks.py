@@ -6,7 +6,7 @@ from typing import Any
 from django.tasks import task
 from rest_framework import serializers
 
-from activity import context
+from episode_metadata.common import context
 from episodes import exports
 from episodes.compositions import tasks as composition_tasks  # noqa: F401 - registers its job type
 from episodes.files import tasks as file_tasks  # noqa: F401 - registers the files' job types

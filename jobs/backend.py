@@ -12,7 +12,7 @@ from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from rest_framework.exceptions import ValidationError
 
-from activity import context
+from episode_metadata.common import context
 from jobs import registry, services
 from jobs.models import Job, JobStatus
 

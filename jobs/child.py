@@ -70,8 +70,8 @@ def main(conn: Connection, worker_id: str, queues: list[str], poll_seconds: floa
 def _loop(
     conn: Connection, pipe: _Pipe, worker_id: str, queues: list[str], poll_seconds: float
 ) -> None:
-    from activity import context
-    from activity.models import Source
+    from episode_metadata.common import context
+    from episode_metadata.common.context import Source
     from jobs import execution, services
 
     claiming = context.ActivityContext(source=Source.JOB, actor_label=f"worker {worker_id}")

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils.json import normalize_json
 
-from activity import context
-from activity.models import Source
+from episode_metadata.common import context
+from episode_metadata.common.context import Source
 from jobs import registry, runtime, services
 from jobs.models import Job
 

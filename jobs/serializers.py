@@ -5,12 +5,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from episode_metadata.auth.serializers import UserSummarySerializer
 from episode_metadata.common.serializer_fields import (
     StrictCharField,
     StrictPrimaryKeyRelatedField,
     StrictUUIDField,
 )
+from episode_metadata.common.user_serializers import UserSummarySerializer
 from episodes import selectors as episode_selectors
 from jobs import json_schema, registry, selectors
 from jobs.models import MAX_ATTEMPTS_LIMIT, MAX_PRIORITY, MIN_PRIORITY, WAITING, Job

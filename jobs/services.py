@@ -17,9 +17,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from activity import context
 from activity import services as activity_services
 from activity.tracking import tracker_for
+from episode_metadata.common import context
 from jobs import backoff, registry, statements, wakeup
 from jobs.models import WAITING, Job, JobStatus
 

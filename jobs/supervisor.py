@@ -24,12 +24,13 @@ from multiprocessing.connection import Connection, wait
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
-from activity import context
 from activity import services as activity_services
-from activity.models import Action, Source
+from activity.models import Action
 from activity.notifications.runner import Notifier
-from episode_metadata.metrics import job_attempts
+from episode_metadata.common import context
+from episode_metadata.common.context import Source
 from jobs import child, runtime, services, wakeup, workers
+from jobs import metrics as job_attempts
 from realtime import broadcast
 
 logger = logging.getLogger(__name__)

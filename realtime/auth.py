@@ -14,7 +14,7 @@ from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from rest_framework.exceptions import AuthenticationFailed
 
-from episode_metadata.auth.authentication import BearerTokenAuthentication
+from episode_metadata.common.authentication import BearerTokenAuthentication
 
 
 def _header(scope: dict, name: bytes) -> str | None:

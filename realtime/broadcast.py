@@ -25,8 +25,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from episode_metadata.common import counters, outages
-from episode_metadata.metrics import websocket as metrics
-from realtime import hub
+from realtime import hub, metrics
 
 SEND_TIMEOUT_SECONDS = 1.0
 WAKE_TIMEOUT_SECONDS = 0.1

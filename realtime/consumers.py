@@ -9,11 +9,9 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from activity.context import ActivityContext, acting
-from activity.models import Source
 from activity.notifications import live
-from episode_metadata.metrics import websocket as metrics
-from realtime import events, presence, selectors, topics
+from episode_metadata.common.context import ActivityContext, Source, acting
+from realtime import events, metrics, presence, selectors, topics
 from realtime.auth import authenticate
 from realtime.hub import get_hub
 from realtime.subscriber import Subscriber

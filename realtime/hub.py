@@ -20,8 +20,7 @@ from channels.layers import get_channel_layer
 from django.db import connections
 
 from episode_metadata.common import outages
-from episode_metadata.metrics import websocket as metrics
-from realtime import events, selectors, topics
+from realtime import events, metrics, selectors, topics
 from realtime.subscriber import Subscriber
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from episode_metadata.metrics import websocket as metrics
+from realtime import metrics
 
 logger = logging.getLogger(__name__)
 

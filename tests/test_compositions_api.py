@@ -12,8 +12,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from PIL import Image
 
-from activity.context import ActivityContext, acting
 from activity.models import ActivityLog
+from episode_metadata.common.context import ActivityContext, acting
 from episodes.compositions import services
 from episodes.compositions.tasks import thumbnail_render
 from episodes.models import Composition, CompositionVersion, Episode, EpisodeFile

@@ -3,7 +3,7 @@
 import pytest
 from channels.db import database_sync_to_async
 
-from activity.context import ActivityContext, acting
+from episode_metadata.common.context import ActivityContext, acting
 from episodes.compositions import services
 from episodes.compositions.tasks import thumbnail_render
 from episodes.models import Episode

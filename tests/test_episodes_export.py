@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from rest_framework.exceptions import ValidationError
 
-from activity import context
+from episode_metadata.common import context
 from episodes import exports
 from episodes.tasks import EpisodesExportPayload, episodes_export
 from jobs import execution, registry, runtime, services

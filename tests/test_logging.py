@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from episode_metadata.log_format import JsonFormatter
+from episode_metadata.common.log_format import JsonFormatter
 from jobs import execution, registry, services
 from tests.service_database import ServiceDatabase
 from tests.service_process import free_port, manage, stop, wait_until_listening

@@ -17,9 +17,9 @@ from django.utils import timezone
 from knox.models import AuthToken
 from prometheus_client.parser import text_string_to_metric_families
 
-from activity.context import ActivityContext, acting
 from activity.models import ActivityLog
 from episode_metadata.asgi import application
+from episode_metadata.common.context import ActivityContext, acting
 from episodes import services as episode_services
 from jobs import execution, registry, services
 from realtime import broadcast

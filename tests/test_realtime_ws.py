@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from knox.models import AuthToken
 
-from activity.context import ActivityContext, acting
 from activity.models import ActivityLog, RetentionMark
 from episode_metadata.asgi import application
+from episode_metadata.common.context import ActivityContext, acting
 from episodes import services
 from realtime.consumers import BURST, MAX_MESSAGE_BYTES
 from realtime.hub import get_hub, stop_hub

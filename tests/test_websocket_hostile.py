@@ -29,8 +29,8 @@ from websockets.client import ClientProtocol
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from activity.context import ActivityContext, acting
 from episode_metadata.asgi import application
+from episode_metadata.common.context import ActivityContext, acting
 from episode_metadata.management.commands.serve import WS_MAX_MESSAGE_BYTES
 from episodes import services
 from realtime import presence_selectors

@@ -6,7 +6,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import episodes.db_functions
+import episode_metadata.common.db_functions
 
 
 class Migration(migrations.Migration):
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.CheckConstraint(
                         condition=django.db.models.lookups.Exact(
-                            episodes.db_functions.JSONType("muted_types"), "array"
+                            episode_metadata.common.db_functions.JSONType("muted_types"), "array"
                         ),
                         name="notification_preference_muted_is_list",
                     )

@@ -26,15 +26,6 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
-    """How other resources name a user (creator, actor): enough to show, nothing private."""
-
-    class Meta:
-        model = get_user_model()
-        fields = ["id", "username"]
-        read_only_fields = fields
-
-
 class LoginResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
     user = UserSerializer()

@@ -1,11 +1,11 @@
 from rest_framework import serializers
 
-from episode_metadata.auth.serializers import UserSummarySerializer
 from episode_metadata.common.serializer_fields import (
     StrictModelSerializer,
     StrictPrimaryKeyRelatedField,
     StrictUUIDField,
 )
+from episode_metadata.common.user_serializers import UserSummarySerializer
 from episodes import selectors as episode_selectors
 from episodes.compositions.layouts import FORMATS, LAYOUTS
 from episodes.models import MAX_COMPOSITION_ASSETS, Composition, CompositionVersion

@@ -5,7 +5,7 @@ from typing import Any
 from django.tasks import task
 from rest_framework import serializers
 
-from activity import context
+from episode_metadata.common import context
 from episodes.compositions import selectors, services
 from jobs import runtime
 from jobs.registry import job_type

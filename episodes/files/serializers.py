@@ -3,7 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from episode_metadata.auth.serializers import UserSummarySerializer
+from episode_metadata.common.user_serializers import UserSummarySerializer
 from episodes.models import EpisodeFile
 
 

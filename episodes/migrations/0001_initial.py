@@ -7,7 +7,7 @@ import django.db.models.lookups
 from django.conf import settings
 from django.db import migrations, models
 
-import episodes.db_functions
+import episode_metadata.common.db_functions
 
 
 class Migration(migrations.Migration):
@@ -123,13 +123,13 @@ class Migration(migrations.Migration):
                     ),
                     models.CheckConstraint(
                         condition=django.db.models.lookups.Exact(
-                            episodes.db_functions.JSONType("categories"), "array"
+                            episode_metadata.common.db_functions.JSONType("categories"), "array"
                         ),
                         name="episode_categories_is_list",
                     ),
                     models.CheckConstraint(
                         condition=django.db.models.lookups.LessThanOrEqual(
-                            episodes.db_functions.JSONArrayLength("categories"), 20
+                            episode_metadata.common.db_functions.JSONArrayLength("categories"), 20
                         ),
                         name="episode_categories_max_20",
                     ),

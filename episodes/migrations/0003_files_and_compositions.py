@@ -8,7 +8,7 @@ import django.db.models.lookups
 from django.conf import settings
 from django.db import migrations, models
 
-import episodes.db_functions
+import episode_metadata.common.db_functions
 import episodes.models
 
 
@@ -214,7 +214,7 @@ class Migration(migrations.Migration):
             model_name="composition",
             constraint=models.CheckConstraint(
                 condition=django.db.models.lookups.Exact(
-                    episodes.db_functions.JSONType("assets"), "array"
+                    episode_metadata.common.db_functions.JSONType("assets"), "array"
                 ),
                 name="composition_assets_is_list",
             ),
@@ -223,7 +223,7 @@ class Migration(migrations.Migration):
             model_name="composition",
             constraint=models.CheckConstraint(
                 condition=django.db.models.lookups.LessThanOrEqual(
-                    episodes.db_functions.JSONArrayLength("assets"), 9
+                    episode_metadata.common.db_functions.JSONArrayLength("assets"), 9
                 ),
                 name="composition_assets_max_9",
             ),
@@ -232,7 +232,7 @@ class Migration(migrations.Migration):
             model_name="composition",
             constraint=models.CheckConstraint(
                 condition=django.db.models.lookups.Exact(
-                    episodes.db_functions.JSONType("formats"), "array"
+                    episode_metadata.common.db_functions.JSONType("formats"), "array"
                 ),
                 name="composition_formats_is_list",
             ),
@@ -241,7 +241,7 @@ class Migration(migrations.Migration):
             model_name="composition",
             constraint=models.CheckConstraint(
                 condition=django.db.models.lookups.Exact(
-                    episodes.db_functions.JSONType("renders"), "object"
+                    episode_metadata.common.db_functions.JSONType("renders"), "object"
                 ),
                 name="composition_renders_is_object",
             ),
@@ -265,7 +265,7 @@ class Migration(migrations.Migration):
             model_name="compositionversion",
             constraint=models.CheckConstraint(
                 condition=django.db.models.lookups.Exact(
-                    episodes.db_functions.JSONType("snapshot"), "object"
+                    episode_metadata.common.db_functions.JSONType("snapshot"), "object"
                 ),
                 name="composition_version_snapshot_is_object",
             ),
@@ -328,7 +328,7 @@ class Migration(migrations.Migration):
             model_name="episodefile",
             constraint=models.CheckConstraint(
                 condition=django.db.models.lookups.Exact(
-                    episodes.db_functions.JSONType("metadata"), "object"
+                    episode_metadata.common.db_functions.JSONType("metadata"), "object"
                 ),
                 name="episode_file_metadata_is_object",
             ),

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandParser
 
-from activity import context
-from activity.models import Source
+from episode_metadata.common import context
 from episode_metadata.common.command_arguments import add_retention_arguments, days_ago
+from episode_metadata.common.context import Source
 from jobs import retention, selectors
 
 

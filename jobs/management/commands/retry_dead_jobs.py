@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from activity import context
-from activity.models import Source
+from episode_metadata.common import context
 from episode_metadata.common.command_arguments import positive_hours
+from episode_metadata.common.context import Source
 from jobs import selectors, services
 from jobs.models import Job
 

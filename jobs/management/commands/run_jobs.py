@@ -4,7 +4,7 @@ import signal
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandParser
 
-from episode_metadata.metrics import server as metrics_server
+from episode_metadata.common import metrics_server
 from jobs.supervisor import DEFAULT_GRACE_SECONDS, Supervisor
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from activity.models import Source
+from django.db import models
+
+
+class Source(models.TextChoices):
+    API = "api"
+    ADMIN = "admin"
+    JOB = "job"
+    SYSTEM = "system"
 
 
 def _nobody():

@@ -1,7 +1,7 @@
 """Log records as one JSON object a line, for log collectors; settings choose it (LOG_FORMAT).
 
 Each line names the request, user and job it happened in, as the acting context
-(`activity.context`) knows them where the record was made: HTTP requests, WebSocket
+(`episode_metadata.common.context`) knows them where the record was made: HTTP requests, WebSocket
 consumers and job workers set it.
 """
 
@@ -9,6 +9,8 @@ import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
+
+from episode_metadata.common import context
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,9 +37,6 @@ def _acting_ids(record: logging.LogRecord) -> dict[str, Any]:
     Django logs a request's 4xx and 5xx answers once the middleware has returned, outside
     the context; such records carry the request, which keeps its context.
     """
-    # Imported here: logging is configured before the apps (and their models) load.
-    from activity import context
-
     request = getattr(record, "request", None)
     acting = getattr(request, "activity_context", None) or context.current()
     ids = {
