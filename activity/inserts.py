@@ -7,6 +7,9 @@ savepoint that travels with the insert in one round trip; on SQLite, which undoe
 failed statement by itself, as it is. Values still go through each field's own
 `get_db_prep_save`, so they are stored exactly as `save()` would.
 
+Only Django's documented API is used: each field's `pre_save` and `get_db_prep_save` (as
+custom fields implement them), the transaction functions, and the instance's `_state`.
+
 When the database has thrown the caller's whole transaction away instead (SQLite does
 on a full disk or an I/O error), `TransactionLost` says so: the change being recorded is
 gone too, and must not be reported as saved.
@@ -14,7 +17,7 @@ gone too, and must not be reported as saved.
 
 from functools import cache
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Field
 
 from activity.models import ActivityLog
@@ -53,7 +56,7 @@ def insert(entry: ActivityLog, using: str = "default") -> ActivityLog:
 def _insert_postgresql(connection, params: list, using: str) -> int:
     """Savepoint and insert in one round trip."""
     insert_sql = _insert_sql(using)
-    if not connection.in_atomic_block:
+    if transaction.get_autocommit(using):
         with connection.cursor() as cursor:
             cursor.execute(insert_sql, params)
             return cursor.fetchone()[0]
@@ -63,18 +66,18 @@ def _insert_postgresql(connection, params: list, using: str) -> int:
                 f"SAVEPOINT {_SAVEPOINT}; {insert_sql}; RELEASE SAVEPOINT {_SAVEPOINT}", params
             )
         except DatabaseError:
-            _roll_back_savepoint(connection, cursor)
+            _roll_back_savepoint(cursor, using)
             raise
         cursor.nextset()
         return cursor.fetchone()[0]
 
 
-def _roll_back_savepoint(connection, cursor) -> None:
+def _roll_back_savepoint(cursor, using: str) -> None:
     try:
         cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
     except DatabaseError as exc:
         # As Django does when a savepoint cannot be restored: the transaction is lost.
-        connection.needs_rollback = True
+        transaction.set_rollback(True, using)
         raise TransactionLost(str(exc)) from exc
 
 
@@ -83,8 +86,8 @@ def _insert_sqlite(connection, params: list, using: str) -> int:
         try:
             cursor.execute(_insert_sql(using), params)
         except DatabaseError as exc:
-            if connection.in_atomic_block and not connection.connection.in_transaction:
-                connection.needs_rollback = True
+            if not transaction.get_autocommit(using) and not connection.connection.in_transaction:
+                transaction.set_rollback(True, using)
                 raise TransactionLost(str(exc)) from exc
             raise
         return cursor.fetchone()[0]

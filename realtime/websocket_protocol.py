@@ -14,14 +14,27 @@ else (the handshake, binary data, closing, a paused or closing socket) is uvicor
 A client's protocol error (invalid UTF-8, a bad opcode, an unmasked or oversized frame, a
 continuation with nothing to continue) closes its socket as uvicorn does, with the code
 websockets chose, and is logged as the client's mistake: one INFO line, no traceback.
+
+Both lean on attributes of uvicorn's class that are not its public API, so `protocol()` gives
+this class only on the uvicorn release it was written for (`UVICORN_WRITTEN_FOR`, checked by
+tests/test_library_internals.py) and uvicorn's own protocol on any other: the server then
+works as uvicorn does, framing each send itself.
 """
 
+import importlib.metadata
+import logging
+from functools import cache
 from typing import Any
 
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
+
+UVICORN_WRITTEN_FOR = "0.54.0"
+UVICORN_OWN = "websockets-sansio"
+
+logger = logging.getLogger(__name__)
 
 # The text last framed and its frame, as one pair, so that no reader sees one without the other.
 _last: tuple[str | None, bytes] = (None, b"")
@@ -35,6 +48,21 @@ def text_frame(text: str) -> bytes:
         frame = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
         _last = (text, frame)
     return frame
+
+
+@cache
+def protocol() -> type[WebSocketsSansIOProtocol] | str:
+    """The WebSocket protocol for uvicorn's `ws` option."""
+    installed = importlib.metadata.version("uvicorn")
+    if installed == UVICORN_WRITTEN_FOR:
+        return SharedFrameWebSocketProtocol
+    logger.warning(
+        "uvicorn %s is installed, not %s: WebSockets use uvicorn's own protocol "
+        "(see realtime/websocket_protocol.py)",
+        installed,
+        UVICORN_WRITTEN_FOR,
+    )
+    return UVICORN_OWN
 
 
 class SharedFrameWebSocketProtocol(WebSocketsSansIOProtocol):

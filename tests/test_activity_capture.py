@@ -18,7 +18,7 @@ from activity.models import ActivityLog
 from episode_metadata.common import counters
 from episodes import services
 from episodes.models import Episode
-from realtime import broadcast, hub
+from realtime import broadcast, hub, wake_ups
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -200,7 +200,7 @@ def test_a_wake_up_connection_redis_closed_is_counted_and_replaced():
     broadcast.announce_activity()
     assert listener.get_message(timeout=1)["type"] == "message"
     for client in admin.client_list():
-        if client["name"] == broadcast.WAKE_UPS_CLIENT_NAME:
+        if client["name"] == wake_ups.CLIENT_NAME:
             admin.client_kill(client["addr"])
     time.sleep(0.2)  # the close reaches this side
     before = counters.value(counters.BROADCAST_FAILURES)

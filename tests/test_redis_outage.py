@@ -19,7 +19,7 @@ import pytest
 import websockets
 
 from episode_metadata.common import outages
-from realtime import broadcast
+from realtime import broadcast, wake_ups
 from tests.conftest import PASSWORD
 from tests.service_database import ServiceDatabase
 from tests.service_process import (
@@ -187,7 +187,7 @@ def private_redis(settings):
         }
     }
     yield redis
-    broadcast._wake_ups._drop()
+    broadcast._wake_ups.drop()
     if redis.process.poll() is None:
         redis.stop()
 
@@ -196,7 +196,7 @@ def private_redis(settings):
 def test_a_wake_up_written_to_a_stopped_redis_does_not_end_the_outage(private_redis, monkeypatch):
     """The socket of a Redis that just stopped takes one more write; only answers count."""
     monkeypatch.setattr(outages, "REDIS", outages.Outage("Redis"))
-    monkeypatch.setattr(broadcast, "READ_ANSWERS_SECONDS", 60.0)
+    monkeypatch.setattr(wake_ups, "READ_ANSWERS_SECONDS", 60.0)
     broadcast.announce_activity()
     private_redis.stop()
     outages.REDIS.failed(ConnectionError("Connection closed by server."))  # the layer's reader

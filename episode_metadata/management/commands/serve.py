@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
-from realtime.websocket_protocol import SharedFrameWebSocketProtocol
+from realtime import websocket_protocol
 
 QUERY_STRING = re.compile(r"\?\S*")
 # The largest WebSocket message the server reads before it closes the socket (1009). Clients
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 port=options["port"],
                 access_log=False,
                 lifespan="off",
-                ws=SharedFrameWebSocketProtocol,
+                ws=websocket_protocol.protocol(),
                 ws_per_message_deflate=False,
                 ws_max_size=WS_MAX_MESSAGE_BYTES,
                 # uvicorn's own default believes loopback's forwarded headers.
