@@ -10,7 +10,7 @@ from django.db import models, transaction
 from activity import inserts
 from activity.models import Action, ActivityLog
 from activity.signals import activity_committed
-from activity.tracking import Tracker, remember_values
+from activity.tracking import Tracker, remember_values, tracker_for
 from episode_metadata.common import context, counters
 
 logger = logging.getLogger(__name__)
@@ -39,17 +39,22 @@ def _values(tracker: Tracker, source: dict[str, Any]) -> dict[str, Any]:
     return {f.name: _jsonable(source[f.attname]) for f in tracker.fields() if f.attname in source}
 
 
-def snapshot(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
+def _snapshot(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
     return _values(tracker, instance.__dict__)
 
 
-def snapshot_before_save(tracker: Tracker, instance: models.Model) -> dict[str, Any] | None:
-    """The row as it was before this save: as loaded, or else as the database holds it."""
+def snapshot_before_save(instance: models.Model) -> dict[str, Any] | None:
+    """The row as it was before this save: as loaded, or else as the database holds it.
+
+    Called by the `pre_save` receiver, and by any writer that changes a tracked row
+    without `save()` (a job's guarded UPDATE) before it writes.
+    """
+    tracker = tracker_for(type(instance))
     loaded = getattr(instance, "_activity_loaded", None)
     if loaded is not None:
         return _values(tracker, loaded)
     stored = tracker.model._base_manager.filter(pk=instance.pk).first()
-    return None if stored is None else snapshot(tracker, stored)
+    return None if stored is None else _snapshot(tracker, stored)
 
 
 def _summary(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
@@ -69,17 +74,21 @@ def _action_for_update(tracker: Tracker, changes: dict[str, list]) -> str:
     return Action.UPDATE
 
 
-def record_save(
-    tracker: Tracker, instance: models.Model, *, previous: dict[str, Any] | None
-) -> ActivityLog | None:
-    current = snapshot(tracker, instance)
+def record_save(instance: models.Model, *, previous: dict[str, Any] | None) -> ActivityLog | None:
+    """The one place a saved change becomes an activity row (and, once committed, an event).
+
+    Called by the `post_save` receiver, and by any writer that changes a tracked row without
+    `save()` (a job's guarded UPDATE) after it wrote, with what `snapshot_before_save` gave.
+    """
+    tracker = tracker_for(type(instance))
+    current = _snapshot(tracker, instance)
     # What was just saved is the 'before' of this instance's next save.
     loaded = instance.__dict__
     remember_values(
         instance, {f.attname: loaded[f.attname] for f in tracker.fields() if f.attname in loaded}
     )
     if previous is None:
-        return record(tracker, instance, action=tracker.create_action, changes=current)
+        return record(instance, action=tracker.create_action, changes=current)
     changes = {
         name: [previous[name], value]
         for name, value in current.items()
@@ -87,15 +96,15 @@ def record_save(
     }
     if not changes:
         return None
-    return record(tracker, instance, action=_action_for_update(tracker, changes), changes=changes)
+    return record(instance, action=_action_for_update(tracker, changes), changes=changes)
 
 
-def record_delete(tracker: Tracker, instance: models.Model) -> ActivityLog | None:
-    return record(tracker, instance, action=Action.DELETE, changes=snapshot(tracker, instance))
+def record_delete(instance: models.Model) -> ActivityLog | None:
+    tracker = tracker_for(type(instance))
+    return record(instance, action=Action.DELETE, changes=_snapshot(tracker, instance))
 
 
 def record(
-    tracker: Tracker,
     instance: models.Model,
     *,
     action: str,
@@ -103,6 +112,7 @@ def record(
     metadata: dict[str, Any] | None = None,
 ) -> ActivityLog | None:
     """Write one activity row for a tracked instance (see `record_event`)."""
+    tracker = tracker_for(type(instance))
     return record_event(
         resource_type=tracker.resource_type,
         resource_id=str(instance.pk),

@@ -18,7 +18,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from activity import services as activity_services
-from activity.tracking import tracker_for
 from episode_metadata.common import context
 from jobs import backoff, registry, statements, wakeup
 from jobs.models import WAITING, Job, JobStatus
@@ -91,14 +90,13 @@ def _apply(job: Job, guard: dict[str, Any], **changes: Any) -> bool:
     A worker's answer must not overwrite a job that was taken from it meanwhile (its lease
     ran out): `save()` cannot make that condition part of its UPDATE, so this does.
     """
-    tracker = tracker_for(Job)
-    previous = activity_services.snapshot(tracker, job)
+    previous = activity_services.snapshot_before_save(job)
     with transaction.atomic():
         if not statements.update(job, changes, guard):
             return False
         for name, value in changes.items():
             setattr(job, name, value)
-        activity_services.record_save(tracker, job, previous=previous)
+        activity_services.record_save(job, previous=previous)
     return True
 
 

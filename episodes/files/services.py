@@ -18,7 +18,6 @@ from rest_framework.exceptions import ValidationError
 
 from activity import services as activity_services
 from activity.models import Action
-from activity.tracking import tracker_for
 from episodes.files import sniffing, uploads
 from episodes.models import Episode, EpisodeFile, FileKind
 from jobs import registry
@@ -174,9 +173,7 @@ def remove_stored(names: Iterable[str]) -> None:
 
 
 def record_download(episode_file: EpisodeFile) -> None:
-    activity_services.record(
-        tracker_for(EpisodeFile), episode_file, action=Action.DOWNLOAD, changes={}
-    )
+    activity_services.record(episode_file, action=Action.DOWNLOAD, changes={})
 
 
 def save_metadata(episode_file: EpisodeFile, metadata: dict[str, Any]) -> EpisodeFile:
