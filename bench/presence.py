@@ -11,7 +11,8 @@ import uuid
 from django.contrib.auth import get_user_model
 
 from episodes.models import Episode
-from realtime import presence, presence_selectors
+from realtime.presence import selectors as presence_selectors
+from realtime.presence import services as presence
 
 VIEWERS = 200
 ROUNDS = 1000

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from episode_metadata import health
 from episode_metadata.common import errors
 from episode_metadata.metrics import views as metrics
-from realtime.views import dashboard
+from realtime.dashboard.views import dashboard
 
 api_v1 = [
     path("auth/", include("episode_metadata.auth.urls")),

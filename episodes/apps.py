@@ -6,6 +6,8 @@ class EpisodesConfig(AppConfig):
     verbose_name = "Episodes"
 
     def ready(self) -> None:
+        from episodes.topics import register_topics
         from episodes.tracking import track_models
 
         track_models()
+        register_topics()

@@ -33,3 +33,10 @@ def number_taken(*, season_number: int | None, episode_number: int | None, exclu
     if exclude_id is not None:
         clash = clash.exclude(pk=exclude_id)
     return clash.exists()
+
+
+def existing_episode_ids(episode_ids: set[str]) -> set[str]:
+    """Which of these episodes exist, deleted or not."""
+    return {
+        str(pk) for pk in Episode.objects.filter(pk__in=episode_ids).values_list("pk", flat=True)
+    }

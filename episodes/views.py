@@ -21,7 +21,8 @@ from episodes.serializers import (
     EpisodeStatusCountSerializer,
     EpisodeViewerSerializer,
 )
-from realtime import presence, presence_selectors
+from realtime.presence import selectors as presence_selectors
+from realtime.presence import services as presence
 
 INCLUDE_DELETED = OpenApiParameter(
     "include_deleted",

@@ -8,5 +8,7 @@ class RealtimeConfig(AppConfig):
     def ready(self) -> None:
         from activity.signals import activity_committed
         from realtime import receivers
+        from realtime.job_topics import register_job_topics
 
+        register_job_topics()
         activity_committed.connect(receivers.activity_committed, dispatch_uid="realtime")

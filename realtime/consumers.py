@@ -11,9 +11,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from activity.notifications import live
 from episode_metadata.common.context import ActivityContext, Source, acting
-from realtime import events, metrics, presence, selectors, topics
+from realtime import events, metrics, selectors, topics
 from realtime.auth import authenticate
 from realtime.hub import get_hub
+from realtime.presence.services import SocketPresence
 from realtime.subscriber import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(BURST, RATE)
         self.hub = get_hub()
         await self.hub.start()
-        self.presence = presence.SocketPresence(self.user.pk)
+        self.presence = SocketPresence(self.user.pk)
         self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
         metrics.CONNECTIONS.inc()

@@ -4,7 +4,9 @@ from prometheus_client import Counter, Gauge
 
 # The label of frames that belong to no topic: acknowledgements, errors, pongs.
 CONTROL = "control"
-FAMILIES = ("episodes", "episode", "jobs", "job", "user", CONTROL)
+# Notifications' personal topics (`user:<id>`) and control frames; each registered topic
+# adds its own family (realtime.topics).
+FAMILIES = ("user", CONTROL)
 
 OVERFLOW = "overflow"
 SEND_FAILED = "send_failed"
@@ -16,8 +18,8 @@ CONNECTIONS = Gauge(
 )
 _SENT = Counter(
     "episodes_websocket_events_sent",
-    "Messages written to WebSocket clients, by topic family (episodes, episode, jobs, job, "
-    "user; control for acknowledgements, errors and pongs).",
+    "Messages written to WebSocket clients, by topic family (each collection topic, each "
+    "single-resource topic kind, user; control for acknowledgements, errors and pongs).",
     ["family"],
 )
 _DROPPED = Counter(
@@ -46,6 +48,11 @@ _dropped_by_reason = {
 def family_of(topic: str | None) -> str:
     """`episode:<id>` is of the `episode` family; a collection topic is its own family."""
     return CONTROL if topic is None else topic.partition(":")[0]
+
+
+def count_family(family: str) -> None:
+    """Count the frames of this family too, from zero."""
+    _sent_by_family.setdefault(family, _SENT.labels(family))
 
 
 def sent(family: str) -> None:

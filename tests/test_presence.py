@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from episode_metadata.common import counters
 from episodes import services
-from realtime import presence, presence_selectors
 from realtime.hub import stop_hub
 from realtime.models import Presence
+from realtime.presence import selectors as presence_selectors
+from realtime.presence import services as presence
 from tests.conftest import bearer_client
 from tests.test_realtime_ws import (
     change,

@@ -33,9 +33,9 @@ from episode_metadata.asgi import application
 from episode_metadata.common.context import ActivityContext, acting
 from episode_metadata.management.commands.serve import WS_MAX_MESSAGE_BYTES
 from episodes import services
-from realtime import presence_selectors
 from realtime.consumers import BURST, MAX_MESSAGE_BYTES
 from realtime.hub import get_hub, stop_hub
+from realtime.presence import selectors as presence_selectors
 from realtime.subscriber import MAX_QUEUED_FRAMES
 from tests.service_database import ServiceDatabase
 from tests.service_process import Server, create_token

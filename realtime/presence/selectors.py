@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import Min
 from django.utils import timezone
 
-from episodes.models import Episode
 from realtime.models import Presence
 
 
@@ -74,10 +73,3 @@ def expired_viewings(*, now: datetime, limit: int) -> list[tuple[uuid.UUID, int]
         .values_list("episode_id", "user_id")
         .distinct()[:limit]
     )
-
-
-def existing_episodes(episode_ids: set[str]) -> set[str]:
-    """Which of these episodes exist: a socket may follow a topic of one that never did."""
-    return {
-        str(pk) for pk in Episode.objects.filter(pk__in=episode_ids).values_list("pk", flat=True)
-    }

@@ -16,7 +16,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "realtime/dashboard.html",
         {
             "actions": Action.values,
-            "resource_types": sorted(set().union(*topics.COLLECTIONS.values())),
+            "resource_types": sorted(topics.resource_types()),
             "job_statuses": JobStatus.choices,
             "unfinished_jobs": ",".join([JobStatus.RUNNING, *WAITING]),
         },

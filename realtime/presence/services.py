@@ -1,8 +1,8 @@
-"""Presence: who is viewing an episode, kept in the database so that every server process
-sees the same viewers.
+"""Viewings of an episode (the resource registered as viewable), kept in the database so that
+every server process sees the same viewers.
 
-A viewing is a row: one per socket subscribed to `episode:<id>`, and one per user who read
-the episode over REST, each alive until its `expires_at`. A socket's pings push its expiry
+A viewing is a row: one per socket subscribed to the episode's topic, and one per user who
+read the episode over REST, each alive until its `expires_at`. A socket's pings push its expiry
 forward. A row whose pings stopped (closed tab, crashed client, crashed server) is deleted by
 the sweeper of whichever process reaches it first, and the transaction that deletes a user's
 last row announces their departure, so each one is announced once. Joins and departures of
@@ -30,8 +30,8 @@ from django.utils import timezone
 from episode_metadata.common import counters
 from episode_metadata.common.env import env_float
 from realtime import broadcast
-from realtime import presence_selectors as selectors
 from realtime.models import Presence
+from realtime.presence import selectors, viewable
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,8 @@ def _announce(episode_id: uuid.UUID | str, user_id: int, change: str, now: datet
         "viewers": [viewer.as_event_data() for viewer in viewers],
     }
     transaction.on_commit(
-        partial(broadcast.publish_ephemeral, f"episode:{episode_id}", EVENT, data), robust=True
+        partial(broadcast.publish_ephemeral, viewable.topic_of(episode_id), EVENT, data),
+        robust=True,
     )
 
 
@@ -180,10 +181,6 @@ async def _safely(
         return None
 
 
-def _episode_ids(topics: Iterable[str]) -> set[str]:
-    return {topic.partition(":")[2] for topic in topics if topic.startswith("episode:")}
-
-
 class SocketPresence:
     """A socket's viewing of the episodes it subscribes to: renewed by its pings, ended by
     its disconnect or, when that never comes, by expiry."""
@@ -194,7 +191,7 @@ class SocketPresence:
         self.episode_ids: set[str] = set()
 
     async def join(self, topics: Iterable[str]) -> None:
-        new = _episode_ids(topics) - self.episode_ids
+        new = viewable.ids_in(topics) - self.episode_ids
         if new:
             _sweeper().enlist(self)
             self.episode_ids |= new
@@ -203,7 +200,7 @@ class SocketPresence:
     async def viewers(self, topics: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """Each of these topics' episodes with its viewers, for a subscriber's ack; an
         episode whose viewers could not be read is left out."""
-        episode_ids = _episode_ids(topics)
+        episode_ids = viewable.ids_in(topics)
         if not episode_ids:
             return {}
         return await _safely("reading viewers", _viewers_of, episode_ids) or {}
@@ -216,7 +213,7 @@ class SocketPresence:
             await self._record(set(self.episode_ids))
 
     async def leave(self, topics: Iterable[str]) -> None:
-        await self._remove(_episode_ids(topics) & self.episode_ids)
+        await self._remove(viewable.ids_in(topics) & self.episode_ids)
 
     async def close(self) -> None:
         _sweeper().release(self)
@@ -228,7 +225,7 @@ class SocketPresence:
 
     def _record_existing(self, episode_ids: set[str]) -> set[str]:
         """Returns the ids of episodes that do not exist, which nobody can view."""
-        existing = selectors.existing_episodes(episode_ids)
+        existing = viewable.existing(episode_ids)
         for episode_id in sorted(existing):
             record(episode_id=episode_id, user_id=self.user_id, connection=self.connection)
         return episode_ids - existing
