@@ -16,7 +16,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ import redis
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
-from episode_metadata.common import counters, outages
+from episode_metadata.common import counters, outages, relay
 from realtime import hub, metrics
 
 SEND_TIMEOUT_SECONDS = 1.0
@@ -36,19 +35,12 @@ MAX_IN_FLIGHT = 10_000
 WAKE_UP = {"type": "realtime.activity", "origin": hub.PROCESS_ID}
 
 _broken_until = 0.0
-# Set in processes that hand their events to a parent to publish (job worker children).
-_forward: Callable[[str, dict[str, Any] | None], None] | None = None
-
-
-def forward_to(sender: Callable[[str, dict[str, Any] | None], None] | None) -> None:
-    """Send this process's events through `sender` instead of publishing them here."""
-    global _forward
-    _forward = sender
 
 
 def announce_activity() -> None:
-    if _forward is not None:
-        _forward("activity", None)
+    send = relay.current_sender()
+    if send is not None:
+        send(relay.ACTIVITY, None)
         return
     hub.wake_local_hubs()
     if _has_other_processes() and not _paused():
@@ -156,8 +148,9 @@ def _failed(exc: Exception) -> None:
 
 
 def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
-    if _forward is not None:
-        _forward("ephemeral", {"topic": topic, "event": event, "data": data})
+    send = relay.current_sender()
+    if send is not None:
+        send(relay.EPHEMERAL, {"topic": topic, "event": event, "data": data})
         return
     message = {
         "type": "realtime.ephemeral",
