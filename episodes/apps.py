@@ -6,6 +6,9 @@ class EpisodesConfig(AppConfig):
     verbose_name = "Episodes"
 
     def ready(self) -> None:
+        from episodes import selectors
         from episodes.tracking import track_models
+        from jobs import references as job_references
 
         track_models()
+        job_references.allow_episodes(selectors.episode_list)
