@@ -2,8 +2,9 @@
 
 Spawned and watched by `jobs.supervisor`, to which it talks over a pipe: it reports what it
 runs (so the supervisor can enforce a hard timeout and hand back its job on shutdown) and how
-each attempt ended (which the supervisor counts), and forwards its live events, which the
-supervisor publishes. It never outlives the supervisor.
+each attempt ended (which the supervisor counts), and hands it its live events through
+`episode_metadata.common.relay`, which the supervisor reports to `jobs.events`. It never
+outlives the supervisor.
 """
 
 import contextlib
@@ -13,6 +14,8 @@ import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
+
+from episode_metadata.common import relay
 
 FLUSH_SECONDS = 0.25
 
@@ -36,7 +39,7 @@ class _Pipe:
             self._committed = False
 
     def forward(self, kind: str, message: dict[str, Any] | None) -> None:
-        if kind == "activity":
+        if kind == relay.ACTIVITY:
             with self._lock:
                 self._committed = True
         else:
@@ -59,10 +62,7 @@ def main(conn: Connection, worker_id: str, queues: list[str], poll_seconds: floa
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     pipe = _Pipe(conn)
     _watch_parent(pipe)
-
-    from realtime import broadcast
-
-    broadcast.forward_to(pipe.forward)
+    relay.set_sender(pipe.forward)
     with contextlib.suppress(EOFError, BrokenPipeError):  # the supervisor is gone
         _loop(conn, pipe, worker_id, queues, poll_seconds)
 

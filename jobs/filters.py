@@ -1,15 +1,19 @@
 import django_filters
 from django.db.models import F, OrderBy
 
-from episode_metadata.common.filters import IntegerFilter, IsoDateTimeFromToRangeFilter
-from episodes.filters import EpisodeOrderingFilter, StatusFilter
+from episode_metadata.common.filters import (
+    IntegerFilter,
+    IsoDateTimeFromToRangeFilter,
+    StableOrderingFilter,
+    StatusFilter,
+)
 from jobs.models import Job, JobStatus
 
 # Unset until a job finishes; sorted after the set ones both ways, on every database.
 NULLABLE_ORDERING = frozenset({"finished_at"})
 
 
-class JobOrderingFilter(EpisodeOrderingFilter):
+class JobOrderingFilter(StableOrderingFilter):
     def get_ordering_value(self, param: str) -> str | OrderBy:
         value = super().get_ordering_value(param)
         name = value.removeprefix("-")

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from jobs import services
+from jobs import events, services
 from jobs.models import Job
-from realtime import broadcast
 
 
 class JobCancelled(Exception):
@@ -37,8 +36,9 @@ class JobTimeout(BaseException):
 class RunningJob:
     """The running job as its handler and the worker's heartbeat thread share it.
 
-    Progress is only noted here; the heartbeat thread saves and publishes the latest note
-    a few times a second, so a handler never waits on the database to report progress.
+    Progress is only noted here; the heartbeat thread saves the latest note and reports it
+    (`jobs.events`) a few times a second, so a handler never waits on the database to report
+    progress.
     """
 
     job: Job
@@ -58,14 +58,7 @@ class RunningJob:
 
     def _send(self, percent: int, message: str) -> None:
         services.save_progress(self.job, percent, message)
-        data = {
-            "job_id": str(self.job.pk),
-            "job_type": self.job.job_type,
-            "progress": percent,
-            "message": message,
-        }
-        broadcast.publish_ephemeral(f"job:{self.job.pk}", "job_progress", data)
-        broadcast.publish_ephemeral("jobs", "job_progress", data)
+        events.progress(events.Progress(str(self.job.pk), self.job.job_type, percent, message))
 
 
 _current: contextvars.ContextVar[RunningJob | None] = contextvars.ContextVar(

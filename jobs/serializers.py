@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -11,12 +12,18 @@ from episode_metadata.common.serializer_fields import (
     StrictUUIDField,
 )
 from episode_metadata.common.user_serializers import UserSummarySerializer
-from episodes import selectors as episode_selectors
-from jobs import json_schema, registry, selectors
+from jobs import json_schema, references, registry, selectors
 from jobs.models import MAX_ATTEMPTS_LIMIT, MAX_PRIORITY, MIN_PRIORITY, WAITING, Job
 
 # Serializer context flag: the error entries of a job leave out their tracebacks.
 WITHOUT_TRACEBACKS = "without_tracebacks"
+
+
+class EpisodeReferenceField(StrictPrimaryKeyRelatedField):
+    """Looked up among the episodes registered as referable, when a request is validated."""
+
+    def get_queryset(self) -> QuerySet:
+        return references.referable_episodes()
 
 
 class JobCreateSerializer(serializers.Serializer):
@@ -26,8 +33,7 @@ class JobCreateSerializer(serializers.Serializer):
         default=dict,
         help_text="The job type's parameters, as its `payload_schema` describes them.",
     )
-    episode = StrictPrimaryKeyRelatedField(
-        queryset=episode_selectors.episode_list(),
+    episode = EpisodeReferenceField(
         pk_field=StrictUUIDField(),
         required=False,
         allow_null=True,

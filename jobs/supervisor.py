@@ -29,9 +29,8 @@ from activity.models import Action
 from activity.notifications.runner import Notifier
 from episode_metadata.common import context
 from episode_metadata.common.context import Source
-from jobs import child, runtime, services, wakeup, workers
+from jobs import child, events, runtime, services, wakeup, workers
 from jobs import metrics as job_attempts
-from realtime import broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ class Supervisor:
                 self._replace(slot)
         if self._announce:
             self._announce = False
-            broadcast.announce_activity()
+            events.activity_committed()
             self._notifier.activity_arrived()
         self._enforce_hard_timeouts()
         self._recover_lost_jobs()
@@ -206,7 +205,7 @@ class Supervisor:
         self._announce |= committed  # once per pass, however many children committed
         if kind == "event":
             (event,) = details
-            broadcast.publish_ephemeral(event["topic"], event["event"], event["data"])
+            events.event_relayed(event)
         elif kind == "busy":
             job_id, attempt, timeout_seconds = details
             slot.running = (job_id, attempt, time.monotonic() + timeout_seconds)

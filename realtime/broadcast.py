@@ -13,13 +13,12 @@ Failures are logged and counted, never raised.
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from episode_metadata.common import counters, outages
+from episode_metadata.common import counters, outages, relay
 from realtime import hub, metrics, wake_ups
 
 SEND_TIMEOUT_SECONDS = 1.0
@@ -28,19 +27,12 @@ MAX_IN_FLIGHT = 10_000
 WAKE_UP = {"type": "realtime.activity", "origin": hub.PROCESS_ID}
 
 _broken_until = 0.0
-# Set in processes that hand their events to a parent to publish (job worker children).
-_forward: Callable[[str, dict[str, Any] | None], None] | None = None
-
-
-def forward_to(sender: Callable[[str, dict[str, Any] | None], None] | None) -> None:
-    """Send this process's events through `sender` instead of publishing them here."""
-    global _forward
-    _forward = sender
 
 
 def announce_activity() -> None:
-    if _forward is not None:
-        _forward("activity", None)
+    send = relay.current_sender()
+    if send is not None:
+        send(relay.ACTIVITY, None)
         return
     hub.wake_local_hubs()
     if not _has_other_processes() or _paused():
@@ -61,8 +53,9 @@ def _failed(exc: Exception) -> None:
 
 
 def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
-    if _forward is not None:
-        _forward("ephemeral", {"topic": topic, "event": event, "data": data})
+    send = relay.current_sender()
+    if send is not None:
+        send(relay.EPHEMERAL, {"topic": topic, "event": event, "data": data})
         return
     message = {
         "type": "realtime.ephemeral",

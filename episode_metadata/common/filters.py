@@ -1,11 +1,16 @@
-"""Filters whose every valid value the databases take: a value beyond a column's range is a
-400 naming the filter, not an error from deep in a database driver."""
+"""Filters the list endpoints share.
+
+Numbers and date-times take only values every database takes: a value beyond a column's
+range is a 400 naming the filter, not an error from deep in a database driver. Statuses
+come either repeated or comma-separated, and an ordering keeps pages stable.
+"""
 
 import datetime
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django_filters import fields
 
 MIN_BIGINT = -(2**63)
@@ -62,3 +67,26 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class IsoDateTimeFromToRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
     field_class = IsoDateTimeRangeField
+
+
+class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
+    """Accepts `?status=draft&status=pending` and `?status=draft,pending` alike."""
+
+    def to_python(self, value):
+        values = super().to_python(value)
+        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+
+
+class StatusFilter(django_filters.MultipleChoiceFilter):
+    field_class = CommaSeparatedMultipleChoiceField
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """For models with `created_at` and `id`, which break ties."""
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        qs = super().filter(qs, value)
+        if value:
+            # A unique tie-breaker keeps pages stable when many rows share a sort value.
+            qs = qs.order_by(*qs.query.order_by, "-created_at", "id")
+        return qs

@@ -1,6 +1,6 @@
 import django_filters
 
-from episodes.filters import StatusFilter
+from episode_metadata.common.filters import StatusFilter
 from episodes.models import Composition, CompositionStatus
 
 
