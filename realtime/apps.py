@@ -6,7 +6,7 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Live events"
 
     def ready(self) -> None:
-        from activity.signals import activity_committed
-        from realtime import receivers
+        from activity import events
+        from realtime.activity_listener import BROADCASTER
 
-        activity_committed.connect(receivers.activity_committed, dispatch_uid="realtime")
+        events.plug(BROADCASTER)

@@ -1,9 +1,10 @@
 """Writes to notifications: made from the activity log, sent by staff, read and removed.
 
-Notifications are made from the committed activity log by the job workers, not by the
-request that made the change: the write never waits on them or fails because of them, and
-a crash loses nothing, since the log is durable and the cursor moves in the same
-transaction as the notifications it accounts for.
+Notifications are made from the committed activity log by the notifier of each server
+and worker process (`activity.notifications.runner`), not by the request that made the
+change: the write never waits on them or fails because of them, and a crash loses nothing,
+since the log is durable and the cursor moves in the same transaction as the notifications
+it accounts for.
 """
 
 import logging
