@@ -7,9 +7,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
-from activity import inserts
+from activity import events, inserts
 from activity.models import Action, ActivityLog
-from activity.signals import activity_committed
 from activity.tracking import Tracker, remember_values, tracker_for
 from episode_metadata.common import context, counters
 
@@ -181,7 +180,5 @@ def record_event(
             acting.request_id or "-",
         )
         return None
-    transaction.on_commit(
-        partial(activity_committed.send, sender=ActivityLog, entry=entry), robust=True
-    )
+    transaction.on_commit(partial(events.activity_committed, entry), robust=True)
     return entry

@@ -1,7 +1,6 @@
-from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
-from activity.notifications.views import EpisodeFollowView, NotificationViewSet
+from activity.notifications.views import NotificationViewSet
 from activity.views import ActivityViewSet
 
 router = DefaultRouter()
@@ -10,11 +9,4 @@ router.trailing_slash = "/?"
 router.register("activities", ActivityViewSet, basename="activity")
 router.register("notifications", NotificationViewSet, basename="notification")
 
-urlpatterns = [
-    *router.urls,
-    re_path(
-        r"^episodes/(?P<episode_id>[^/.]+)/follow/?$",
-        EpisodeFollowView.as_view(),
-        name="episode-follow",
-    ),
-]
+urlpatterns = router.urls

@@ -4,10 +4,10 @@ from contextlib import contextmanager
 
 from django.db.models.signals import post_delete, post_save, pre_save
 
+from activity import events
 from activity import receivers as activity_receivers
-from activity.signals import activity_committed
 from episodes.models import Episode
-from realtime import receivers as realtime_receivers
+from realtime.activity_listener import BROADCASTER
 
 _UID = f"activity:{Episode._meta.label}"
 
@@ -16,14 +16,14 @@ def disconnect() -> None:
     pre_save.disconnect(sender=Episode, dispatch_uid=_UID)
     post_save.disconnect(sender=Episode, dispatch_uid=_UID)
     post_delete.disconnect(sender=Episode, dispatch_uid=_UID)
-    activity_committed.disconnect(dispatch_uid="realtime")
+    events.unplug(BROADCASTER)
 
 
 def reconnect() -> None:
     pre_save.connect(activity_receivers.remember_previous, sender=Episode, dispatch_uid=_UID)
     post_save.connect(activity_receivers.saved, sender=Episode, dispatch_uid=_UID)
     post_delete.connect(activity_receivers.deleted, sender=Episode, dispatch_uid=_UID)
-    activity_committed.connect(realtime_receivers.activity_committed, dispatch_uid="realtime")
+    events.plug(BROADCASTER)
 
 
 @contextmanager

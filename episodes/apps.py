@@ -6,7 +6,7 @@ class EpisodesConfig(AppConfig):
     verbose_name = "Episodes"
 
     def ready(self) -> None:
-        from episodes import selectors
+        from episodes import notification_rules, selectors
         from episodes.topics import register_topics
         from episodes.tracking import track_models
         from jobs import references as job_references
@@ -14,3 +14,4 @@ class EpisodesConfig(AppConfig):
         track_models()
         register_topics()
         job_references.allow_episodes(selectors.episode_list)
+        notification_rules.register_rules()

@@ -1,7 +1,9 @@
+from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from episodes.compositions.views import CompositionViewSet
 from episodes.files.views import EpisodeFileViewSet
+from episodes.follows import EpisodeFollowView
 from episodes.views import EpisodeViewSet
 
 router = DefaultRouter()
@@ -14,4 +16,11 @@ router.register(
     r"episodes/(?P<episode_pk>[^/.]+)/files", EpisodeFileViewSet, basename="episode-file"
 )
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    re_path(
+        r"^episodes/(?P<episode_id>[^/.]+)/follow/?$",
+        EpisodeFollowView.as_view(),
+        name="episode-follow",
+    ),
+]

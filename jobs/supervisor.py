@@ -2,7 +2,7 @@
 
 The supervisor spawns the children (`jobs.child`), wakes idle ones when work arrives,
 publishes the live events they forward, takes back jobs of workers that died anywhere
-(`services.recover_lost`), makes notifications from the activity log
+(`services.recover_lost`), nudges this process's notifier when they commit activity
 (`activity.notifications.runner`), keeps its row in the worker table fresh (`jobs.workers`),
 kills a child whose job ignores its timeout, and on stop lets running jobs finish within a
 grace period before handing the rest back to the queue.
@@ -26,7 +26,7 @@ from django.db import close_old_connections, connection, transaction
 
 from activity import services as activity_services
 from activity.models import Action
-from activity.notifications.runner import Notifier
+from activity.notifications import runner as notifier
 from episode_metadata.common import context
 from episode_metadata.common.context import Source
 from jobs import child, events, runtime, services, wakeup, workers
@@ -73,7 +73,6 @@ class Supervisor:
         self._next_recovery = 0.0
         self._announce = False
         self._context = multiprocessing.get_context("spawn")
-        self._notifier = Notifier(poll_seconds=settings.JOBS_POLL_SECONDS, nudge=self._nudge)
         self._heartbeat = workers.Heartbeat(
             name=self.name,
             queues=self.queues,
@@ -85,11 +84,6 @@ class Supervisor:
         """Safe from any thread: something is waiting to run."""
         with contextlib.suppress(OSError):  # full: a wake-up is pending already
             self._wake_writer.send(b"w")
-
-    def _nudge(self) -> None:
-        """Wake the loop itself, not the children: there is activity to notify about."""
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"n")
 
     def stop(self) -> None:
         """Safe from any thread and from a signal handler: stop claiming and shut down."""
@@ -108,7 +102,6 @@ class Supervisor:
         for number in range(self.concurrency):
             self._slots.append(self._spawn(number))
         wakeup.listen_locally(self.wake)
-        self._notifier.start()
         if connection.vendor == "postgresql":
             self._listener = wakeup.PostgresListener(self.wake).start()
         self._announce_start()
@@ -159,7 +152,8 @@ class Supervisor:
         waitables = [self._wake_reader, *(slot.conn for slot in self._slots)]
         waitables += [slot.process.sentinel for slot in self._slots]
         ready = wait(waitables, timeout=1.0)
-        if self._wake_reader in ready and b"w" in self._drain_wake_ups():
+        if self._wake_reader in ready:
+            self._drain_wake_ups()
             self._wake_idle()
         for slot in list(self._slots):
             if slot.conn in ready:
@@ -169,20 +163,17 @@ class Supervisor:
         if self._announce:
             self._announce = False
             events.activity_committed()
-            self._notifier.activity_arrived()
+            notifier.nudge()
         self._enforce_hard_timeouts()
         self._recover_lost_jobs()
         self._heartbeat.beat_if_due()
-        self._notifier.run_if_due()
 
-    def _drain_wake_ups(self) -> bytes:
-        received = b""
+    def _drain_wake_ups(self) -> None:
         try:
-            while chunk := self._wake_reader.recv(4096):
-                received += chunk
+            while self._wake_reader.recv(4096):
+                pass
         except BlockingIOError:
             pass
-        return received
 
     def _wake_idle(self) -> None:
         for slot in self._slots:
@@ -285,7 +276,6 @@ class Supervisor:
             self.grace_seconds,
         )
         wakeup.stop_listening_locally(self.wake)
-        self._notifier.stop()
         if self._listener is not None:
             self._listener.stop()
         for slot in self._slots:

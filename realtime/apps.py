@@ -6,11 +6,12 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Live events"
 
     def ready(self) -> None:
-        from activity.signals import activity_committed
+        from activity import events as activity_events
         from jobs import events as job_events
-        from realtime import job_listener, receivers
+        from realtime import job_listener
+        from realtime.activity_listener import BROADCASTER
         from realtime.job_topics import register_job_topics
 
         register_job_topics()
-        activity_committed.connect(receivers.activity_committed, dispatch_uid="realtime")
+        activity_events.plug(BROADCASTER)
         job_events.plug(job_listener)

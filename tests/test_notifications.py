@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from activity import events
 from activity.models import Notification, NotificationCursor
 from activity.notifications import services
 from activity.notifications.selectors import UNREAD_COUNT_CAP
@@ -235,6 +236,35 @@ def test_a_failing_notifier_neither_breaks_the_write_nor_loses_the_notification(
     assert response.status_code == 201
     services.deliver_pending()
     assert inbox(producer) == [("episode_created", "New episode: Written anyway")]
+
+
+def test_a_failing_activity_listener_is_logged_and_breaks_neither_the_write_nor_the_others(
+    people, caplog, django_capture_on_commit_callbacks
+):
+    _, writer_api = people["writer"]
+    heard = []
+
+    class Failing(events.Listener):
+        def activity_committed(self, entry):
+            raise RuntimeError("listener down")
+
+    class Hearing(events.Listener):
+        def activity_committed(self, entry):
+            heard.append(entry.resource_repr)
+
+    failing, hearing = Failing(), Hearing()
+    events.plug(failing)
+    events.plug(hearing)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = writer_api.post(EPISODES, {"title": "Heard anyway"}, format="json")
+    finally:
+        events.unplug(failing)
+        events.unplug(hearing)
+
+    assert response.status_code == 201
+    assert heard == ["Heard anyway"]
+    assert "listener down" in caplog.text
 
 
 def test_the_inbox_is_ones_own(people):

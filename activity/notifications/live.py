@@ -9,10 +9,10 @@ from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 
+from activity import events
 from activity.models import Notification
 from activity.notifications import selectors
 from activity.notifications.serializers import NotificationSerializer
-from realtime import broadcast
 
 
 def user_topic(user_id: int) -> str:
@@ -23,8 +23,8 @@ def created(notifications: Iterable[Notification]) -> None:
     recipients = set()
     for notification in notifications:
         recipients.add(notification.recipient_id)
-        broadcast.publish_ephemeral(
-            user_topic(notification.recipient_id),
+        events.user_event(
+            notification.recipient_id,
             "notification_created",
             dict(NotificationSerializer(notification).data),
         )
@@ -35,6 +35,4 @@ def created(notifications: Iterable[Notification]) -> None:
 def unread_count_changed(user_id: int) -> None:
     user = get_user_model()(pk=user_id)
     unread, capped = selectors.unread_count(user)
-    broadcast.publish_ephemeral(
-        user_topic(user_id), "unread_count_changed", {"unread": unread, "capped": capped}
-    )
+    events.user_event(user_id, "unread_count_changed", {"unread": unread, "capped": capped})

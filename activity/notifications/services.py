@@ -1,9 +1,10 @@
 """Writes to notifications: made from the activity log, sent by staff, read and removed.
 
-Notifications are made from the committed activity log by the job workers, not by the
-request that made the change: the write never waits on them or fails because of them, and
-a crash loses nothing, since the log is durable and the cursor moves in the same
-transaction as the notifications it accounts for.
+Notifications are made from the committed activity log by the notifier of each server
+and worker process (`activity.notifications.runner`), not by the request that made the
+change: the write never waits on them or fails because of them, and a crash loses nothing,
+since the log is durable and the cursor moves in the same transaction as the notifications
+it accounts for.
 """
 
 import logging
@@ -30,7 +31,6 @@ from activity.models import (
     Priority,
 )
 from activity.notifications import live, rules
-from episodes.models import Episode
 
 logger = logging.getLogger(__name__)
 
@@ -156,14 +156,14 @@ def _after_commit(send: Callable[[int], None], user_id: int) -> None:
     transaction.on_commit(partial(send, user_id), robust=True)
 
 
-def follow(user: AbstractBaseUser, episode: Episode) -> bool:
+def follow(user: AbstractBaseUser, episode_id: uuid.UUID) -> bool:
     """Returns whether this started a follow (False: the user followed it already)."""
-    _, created = Follow.objects.get_or_create(user=user, episode=episode)
+    _, created = Follow.objects.get_or_create(user=user, episode_id=episode_id)
     return created
 
 
-def unfollow(user: AbstractBaseUser, episode: Episode) -> bool:
-    deleted, _ = Follow.objects.filter(user=user, episode=episode).delete()
+def unfollow(user: AbstractBaseUser, episode_id: uuid.UUID) -> bool:
+    deleted, _ = Follow.objects.filter(user=user, episode_id=episode_id).delete()
     return bool(deleted)
 
 

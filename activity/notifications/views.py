@@ -1,11 +1,9 @@
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from activity.models import Notification
 from activity.notifications import selectors, services
@@ -13,14 +11,12 @@ from activity.notifications.filters import NotificationFilter
 from activity.notifications.serializers import (
     AnnouncedSerializer,
     AnnouncementSerializer,
-    FollowSerializer,
     NotificationSerializer,
     PreferenceSerializer,
     UnreadCountSerializer,
 )
 from activity.views import ActivityCursorPagination
-from episode_metadata.common.lookups import integer_id, parent_or_404
-from episodes import selectors as episode_selectors
+from episode_metadata.common.lookups import integer_id
 
 
 class IsStaffToAnnounce(permissions.BasePermission):
@@ -103,29 +99,3 @@ class NotificationViewSet(
             )
             return Response(PreferenceSerializer(preference).data)
         return Response(PreferenceSerializer(selectors.preference(request.user)).data)
-
-
-@extend_schema(
-    parameters=[OpenApiParameter("episode_id", OpenApiTypes.UUID, OpenApiParameter.PATH)]
-)
-class EpisodeFollowView(APIView):
-    """Following an episode: its changes become notifications for the follower."""
-
-    def _episode(self, episode_id: str):
-        return parent_or_404(episode_selectors.episode_list(), episode_id)
-
-    @extend_schema(responses={200: FollowSerializer})
-    def get(self, request: Request, episode_id: str) -> Response:
-        episode = self._episode(episode_id)
-        return Response({"following": selectors.is_following(request.user, episode.pk)})
-
-    @extend_schema(request=None, responses={201: FollowSerializer, 200: FollowSerializer})
-    def post(self, request: Request, episode_id: str) -> Response:
-        started = services.follow(request.user, self._episode(episode_id))
-        code = status.HTTP_201_CREATED if started else status.HTTP_200_OK
-        return Response({"following": True}, status=code)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request: Request, episode_id: str) -> Response:
-        services.unfollow(request.user, self._episode(episode_id))
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from activity.notifications import runner as notifier
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
 from realtime import websocket_protocol
 
@@ -65,10 +66,14 @@ class Command(BaseCommand):
             )
         )
         logging.getLogger("uvicorn.error").addFilter(WithoutQueryStrings())
-        if options["no_worker"]:
-            server.run()
-        else:
-            serve_with_worker(server, options)
+        notifier.start()
+        try:
+            if options["no_worker"]:
+                server.run()
+            else:
+                serve_with_worker(server, options)
+        finally:
+            notifier.stop()
 
 
 def serve_with_worker(server: uvicorn.Server, options: dict) -> None:

@@ -4,6 +4,7 @@ import signal
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.management.base import BaseCommand, CommandParser
 
+from activity.notifications import runner as notifier
 from episode_metadata.common import metrics_server
 from jobs.supervisor import DEFAULT_GRACE_SECONDS, Supervisor
 
@@ -70,4 +71,8 @@ class Command(BaseCommand):
             )
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: supervisor.stop())
-        supervisor.run()
+        notifier.start()
+        try:
+            supervisor.run()
+        finally:
+            notifier.stop()

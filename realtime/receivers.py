@@ -1,5 +1,0 @@
-from realtime import broadcast
-
-
-def activity_committed(sender, entry, **kwargs) -> None:
-    broadcast.announce_activity()
