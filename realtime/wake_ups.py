@@ -8,7 +8,9 @@ The PUBLISH goes straight onto the pub/sub channel that channels-redis reads for
 group, named and serialized as channels-redis does it. Neither is channels-redis's public
 API, so this is done only on the release this module was written for
 (`CHANNELS_REDIS_WRITTEN_FOR`, checked by tests/test_library_internals.py); on any other,
-`direct()` is False and the caller sends wake-ups through the layer's public `group_send`.
+`direct()` is False and the caller sends wake-ups through the layer's public `group_send`,
+by way of the publisher's thread: one write at a time, in-process on PostgreSQL and Redis,
+then took 8% longer (median of 40 alternating rounds).
 """
 
 import importlib.metadata
