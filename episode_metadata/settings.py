@@ -166,6 +166,8 @@ LOGIN_URL = "/api-auth/login/"
 AUTHENTICATION_BACKENDS = [
     "episode_metadata.auth.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Permissions only: staff may do everything (episodes/roles.py has the roles).
+    "episode_metadata.common.permissions.StaffBackend",
 ]
 AXES_HANDLER = "episode_metadata.auth.lockout.LockoutHandler"
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class EpisodesConfig(AppConfig):
@@ -6,7 +7,7 @@ class EpisodesConfig(AppConfig):
     verbose_name = "Episodes"
 
     def ready(self) -> None:
-        from episodes import notification_rules, selectors
+        from episodes import notification_rules, roles, selectors
         from episodes.topics import register_topics
         from episodes.tracking import track_models
         from jobs import references as job_references
@@ -15,3 +16,4 @@ class EpisodesConfig(AppConfig):
         register_topics()
         job_references.allow_episodes(selectors.episode_list)
         notification_rules.register_rules()
+        post_migrate.connect(roles.sync_groups, sender=self, dispatch_uid="episodes.roles")

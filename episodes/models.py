@@ -55,6 +55,13 @@ class Episode(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The workflow's steps beyond editing (episodes/roles.py).
+        permissions = [
+            ("approve_episode", "Can approve or reject episodes"),
+            ("publish_episode", "Can publish episodes"),
+            ("archive_episode", "Can archive episodes"),
+            ("restore_episode", "Can restore deleted episodes"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="episode_title_not_blank"),
             models.CheckConstraint(
@@ -229,6 +236,10 @@ class Composition(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("approve_composition", "Can approve compositions"),
+            ("publish_composition", "Can publish compositions"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="composition_name_not_blank"),
             models.CheckConstraint(

@@ -1,0 +1,77 @@
+"""Who may do what: Django's model permissions, given by role (a group), with staff allowed
+everything. Every door (REST, WebSocket, admin, dashboard) asks `User.has_perm`, through
+`allowed` here."""
+
+from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+# What each HTTP method needs of the view's model, as DRF's DjangoModelPermissions has it,
+# except that reading needs `view` too: a user with no role sees nothing.
+METHOD_ACTIONS = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+
+class StaffBackend(BaseBackend):
+    """Staff may do everything, in the admin too (superusers already may): an authentication
+    backend that authenticates nobody and grants every permission to active staff."""
+
+    def has_perm(self, user_obj, perm: str, obj=None) -> bool:
+        return bool(user_obj.is_active and user_obj.is_staff)
+
+
+def allowed(user: AbstractBaseUser | AnonymousUser | None, permission: str) -> bool:
+    """`permission` is `app_label.codename`, as `User.has_perm` takes it."""
+    return user is not None and user.has_perm(permission)
+
+
+def model_permission(model: type, action: str) -> str:
+    return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+
+
+def refusal(permission: str) -> str:
+    return f"You do not have the permission {permission}."
+
+
+class ModelPermissions(BasePermission):
+    """The view's model permission for the request's method; a view names other ones per
+    action in `action_permissions` (e.g. `{"restore": "episodes.restore_episode"}`)."""
+
+    message = "You do not have permission to perform this action."
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        permission = self.required(request, view)
+        if allowed(request.user, permission):
+            return True
+        self.message = refusal(permission)
+        return False
+
+    def required(self, request: Request, view) -> str:
+        named = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
+        if named is not None:
+            return named
+        model = view.get_queryset().model
+        return model_permission(model, METHOD_ACTIONS.get(request.method, "change"))
+
+
+def requires(permission: str) -> type[BasePermission]:
+    """A permission class for one named permission, its refusal naming it."""
+
+    class Requires(BasePermission):
+        message = refusal(permission)
+
+        def has_permission(self, request: Request, view) -> bool:
+            return allowed(request.user, permission)
+
+    Requires.__name__ = f"Requires[{permission}]"
+    return Requires
