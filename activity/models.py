@@ -23,6 +23,9 @@ class Action(models.TextChoices):
     DOWNLOAD = "download"
     APPROVE = "approve"
     PUBLISH = "publish"
+    # A user gained or lost a role (a group, or staff).
+    GRANT = "grant"
+    REVOKE = "revoke"
 
 
 class ActivityLog(models.Model):

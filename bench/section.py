@@ -1,6 +1,7 @@
 """One configuration's benchmarks, run in its own process with that configuration's
 environment (Django settings are fixed per process)."""
 
+import io
 import os
 import sys
 
@@ -29,6 +30,7 @@ def say(line: str) -> None:
 def main(compare_servers: bool) -> None:
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
+    call_command("grant", "approver", "bench", stdout=io.StringIO())
     _, token = AuthToken.objects.create(user=user)
     env = dict(os.environ)
     for line in writes.in_process(token) + writes.over_http(env, token):
