@@ -14,6 +14,9 @@ class Progress:
     job_type: str
     percent: int
     message: str
+    # Whose job it is and which episode it is on: who may see the report depends on them.
+    created_by_id: int | None = None
+    episode_id: str | None = None
 
 
 class Listener(Protocol):

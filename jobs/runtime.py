@@ -58,7 +58,13 @@ class RunningJob:
 
     def _send(self, percent: int, message: str) -> None:
         services.save_progress(self.job, percent, message)
-        events.progress(events.Progress(str(self.job.pk), self.job.job_type, percent, message))
+        job = self.job
+        episode_id = None if job.episode_id is None else str(job.episode_id)
+        events.progress(
+            events.Progress(
+                str(job.pk), job.job_type, percent, message, job.created_by_id, episode_id
+            )
+        )
 
 
 _current: contextvars.ContextVar[RunningJob | None] = contextvars.ContextVar(

@@ -40,6 +40,8 @@ def track_jobs() -> None:
             "progress",
             "run_after",
             "episode_id",
+            # Who may see the job's events is decided from the events themselves.
+            "created_by_id",
             "worker_id",
             "last_error",
         ),

@@ -52,16 +52,21 @@ def _failed(exc: Exception) -> None:
     outages.REDIS.failed(exc)
 
 
-def publish_ephemeral(topic: str, event: str, data: dict[str, Any]) -> None:
+def publish_ephemeral(
+    topic: str, event: str, data: dict[str, Any], about: dict[str, Any] | None = None
+) -> None:
+    """`about` (the fields of `realtime.topics.About`) says what the event is about, when not
+    everyone following the topic may see it: each hub asks the rules before sending it on."""
+    event_fields = {"topic": topic, "event": event, "data": data}
+    if about is not None:
+        event_fields["about"] = about
     send = relay.current_sender()
     if send is not None:
-        send(relay.EPHEMERAL, {"topic": topic, "event": event, "data": data})
+        send(relay.EPHEMERAL, event_fields)
         return
     message = {
         "type": "realtime.ephemeral",
-        "topic": topic,
-        "event": event,
-        "data": data,
+        **event_fields,
         "timestamp": datetime.now(UTC).isoformat(),
     }
     hub.deliver_to_local_hubs(message)

@@ -1,5 +1,6 @@
 """`/ws/events/`: the live event stream. The protocol is described in docs/realtime.md."""
 
+import asyncio
 import json
 import logging
 import time
@@ -11,16 +12,19 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from activity.notifications import live
 from episode_metadata.common.context import ActivityContext, Source, acting
-from realtime import events, metrics, selectors, topics
+from realtime import access, events, metrics, selectors, topics
 from realtime.auth import authenticate
 from realtime.hub import get_hub
 from realtime.presence.services import SocketPresence
 from realtime.subscriber import Subscriber
+from realtime.topics import About
 
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 TOO_SLOW = 4008
+# The user's roles changed and what they may read could not be read again.
+ACCESS_UNKNOWN = 1011
 MAX_MESSAGE_BYTES = 8192
 REPLAY_LIMIT = 1000
 # A client may send this many messages in a burst, refilled at RATE per second.
@@ -117,10 +121,20 @@ class EventsConsumer(AsyncWebsocketConsumer):
             get_user_id=lambda: self.user.pk,
         )
         self.bucket = TokenBucket(BURST, RATE)
+        # Held by each message's handling and by each re-check of access, so that a
+        # subscription is never checked against access that changes meanwhile.
+        self.checking = asyncio.Lock()
+        self.rechecks: set[asyncio.Task] = set()
         self.hub = get_hub()
         await self.hub.start()
         self.presence = SocketPresence(self.user.pk)
-        self.subscriber = Subscriber(self._send_frame, self._too_slow, user_id=self.user.pk)
+        self.subscriber = Subscriber(
+            self._send_frame,
+            self._too_slow,
+            user_id=self.user.pk,
+            access=await database_sync_to_async(access.of)(self.user),
+            on_access_changed=self._access_changed,
+        )
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
         metrics.CONNECTIONS.inc()
 
@@ -130,6 +144,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         self.hub.remove(subscriber)
         metrics.CONNECTIONS.dec()
+        for task in self.rechecks:
+            task.cancel()
+        await asyncio.gather(*self.rechecks, return_exceptions=True)
         await subscriber.close()
         await self.presence.close()
 
@@ -142,8 +159,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         try:
             message = parse_message(text_data)
             handler = self._handler(message["type"])
-            with acting(self.context):
-                await handler(message)
+            async with self.checking:
+                with acting(self.context):
+                    await handler(message)
         except BadMessage as exc:
             self._error(str(exc))
 
@@ -168,6 +186,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         after = resume_after(message)
         new_topics = wanted - self.subscriber.topics
         already = set(self.subscriber.topics)
+        refused = await database_sync_to_async(topics.refusals)(self.subscriber.access, new_topics)
+        if refused:
+            # Refused whole, as a message naming an unknown topic is: nothing is subscribed.
+            raise BadMessage(
+                " ".join(f"You may not follow '{topic}': {why}." for topic, why in refused.items())
+            )
         # Joined before the hub adds the topics: a socket is not told of its own arrival.
         await self.presence.join(new_topics)
         self.subscriber.hold_live_events()
@@ -209,7 +233,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             shown_before = entry.id <= self.subscriber.cursor and already & set(
                 topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id)
             )
-            if not shown_before:
+            if not shown_before and topics.visible(self.subscriber.access, About.row(entry)):
                 topic = self._topic_for(entry, new_topics)
                 self.subscriber.offer(events.durable_frame(entry, topic), metrics.family_of(topic))
                 metrics.REPLAYED.inc()
@@ -226,6 +250,39 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.hub.remove(self.subscriber, dropped)
         await self.presence.leave(dropped)
         self._control("unsubscribed", {"topics": sorted(self.subscriber.topics)})
+
+    def _access_changed(self) -> None:
+        """The hub read a change to this user's roles: check again, at once."""
+        task = asyncio.get_running_loop().create_task(self._recheck())
+        self.rechecks.add(task)
+        task.add_done_callback(self.rechecks.discard)
+
+    async def _recheck(self) -> None:
+        """Read the user's access again, then drop each subscription it no longer allows,
+        with an `error` naming the topic. Events are sent by the new access from the moment it
+        is read; if it cannot be read, the socket sees nothing more and is closed (the client
+        reconnects, and signs in again)."""
+        async with self.checking:
+            subscriber = self.subscriber
+            if subscriber is None:
+                return
+            try:
+                subscriber.access = await database_sync_to_async(access.reread)(self.user.pk)
+                lost = await database_sync_to_async(topics.refusals)(
+                    subscriber.access, set(subscriber.topics)
+                )
+            except Exception as exc:
+                logger.warning("could not re-read a user's access (%s); closing their socket", exc)
+                subscriber.access = access.NOBODY
+                await self.close(code=ACCESS_UNKNOWN)
+                return
+            if not lost:
+                return
+            self.hub.remove(subscriber, set(lost))
+            await self.presence.leave(set(lost))
+            for topic, why in lost.items():
+                error = {"message": f"No longer following '{topic}': {why}."}
+                subscriber.offer(events.envelope("error", error, topic=topic), metrics.CONTROL)
 
     async def _ping(self, message: dict) -> None:
         # A ping is the heartbeat of the socket's presence; the pong follows its renewal.

@@ -22,6 +22,8 @@ PAST_TENSE = {
     "download": "downloaded",
     "approve": "approved",
     "publish": "published",
+    "grant": "granted",
+    "revoke": "revoked",
 }
 
 

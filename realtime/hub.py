@@ -19,9 +19,12 @@ from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connections
 
+from activity import role_changes
+from activity.notifications import live
 from episode_metadata.common import outages
 from realtime import events, metrics, selectors, topics
 from realtime.subscriber import Subscriber
+from realtime.topics import About
 
 logger = logging.getLogger(__name__)
 
@@ -179,8 +182,12 @@ class Hub:
                 timestamp=message.get("timestamp"),
             )
             family = metrics.family_of(message["topic"])
+            about = message.get("about")
+            about = None if about is None else About(**about)
+            rule = topics.row_rule(about.resource_type) if about is not None else None
             for subscriber in tuple(self._subscribers.get(message["topic"], ())):
-                subscriber.offer(frame, family)
+                if rule is None or rule(subscriber.access, about):
+                    subscriber.offer(frame, family)
 
     async def _tail(self) -> None:
         while True:
@@ -208,7 +215,12 @@ class Hub:
         so a subscriber that notes `last_id` knows exactly which events it will still get.
         """
         self.last_id = max(self.last_id, entry.id)
+        if entry.resource_type == role_changes.RESOURCE_TYPE:
+            self._roles_changed(entry)
+            return
         seen: set[Subscriber] = set()
+        about = About.row(entry)
+        may_see = topics.row_rule(entry.resource_type)
         for topic in topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id):
             members = self._subscribers.get(topic)
             if not members:
@@ -219,8 +231,24 @@ class Hub:
                 if subscriber in seen:
                     continue
                 seen.add(subscriber)
+                if not may_see(subscriber.access, about):
+                    continue
                 frame = frame or events.durable_frame(entry, topic)
                 subscriber.offer_durable(entry.id, frame, family)
+
+    def _roles_changed(self, entry) -> None:
+        """A user gained or lost a role: the event goes to that user's own connections, on
+        their personal topic, and each reads its access again. A row in the log reaches the
+        hub of every process, however the change was made (an operator's command too)."""
+        topic = live.user_topic(int(entry.resource_id))
+        members = tuple(self._subscribers.get(topic, ()))
+        if not members:
+            return
+        frame = events.durable_frame(entry, topic)
+        family = metrics.family_of(topic)
+        for subscriber in members:
+            subscriber.offer_durable(entry.id, frame, family)
+            subscriber.access_changed()
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

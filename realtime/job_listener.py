@@ -13,8 +13,14 @@ def progress(progress: Progress) -> None:
         "progress": progress.percent,
         "message": progress.message,
     }
-    broadcast.publish_ephemeral(f"job:{progress.job_id}", "job_progress", data)
-    broadcast.publish_ephemeral("jobs", "job_progress", data)
+    # Who may see it is decided as for the job's rows (realtime.job_topics).
+    about = {
+        "resource_type": "job",
+        "episode_id": progress.episode_id,
+        "summary": {"created_by_id": progress.created_by_id},
+    }
+    broadcast.publish_ephemeral(f"job:{progress.job_id}", "job_progress", data, about)
+    broadcast.publish_ephemeral("jobs", "job_progress", data, about)
 
 
 def activity_committed() -> None:
@@ -22,4 +28,4 @@ def activity_committed() -> None:
 
 
 def event_relayed(event: dict[str, Any]) -> None:
-    broadcast.publish_ephemeral(event["topic"], event["event"], event["data"])
+    broadcast.publish_ephemeral(event["topic"], event["event"], event["data"], event.get("about"))

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from realtime import metrics
+from realtime.access import NOBODY, Access
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,15 @@ class Subscriber:
         send: Callable[[str], Coroutine[Any, Any, None]],
         on_overflow: Callable[[], Awaitable[None]],
         user_id: int | None = None,
+        access: Access = NOBODY,
+        on_access_changed: Callable[[], None] | None = None,
     ) -> None:
         self.topics: set[str] = set()
         self.personal_topic: str | None = None
         self.user_id = user_id
+        # What the user may see, asked of every event before it is offered.
+        self.access = access
+        self._on_access_changed = on_access_changed
         self.cursor = 0  # the highest durable event id delivered
         self._send = send
         self._on_overflow = on_overflow
@@ -63,6 +69,11 @@ class Subscriber:
             self._write_now(frame, family)
         else:
             self._outbox.append((frame, family))
+
+    def access_changed(self) -> None:
+        """The user's roles changed: whoever owns the socket reads its access again."""
+        if self._on_access_changed is not None and not self._closed:
+            self._on_access_changed()
 
     def hold_live_events(self) -> None:
         """While replaying history, live events wait so that everything goes out in id order."""

@@ -1,17 +1,27 @@
-"""The topics a client can follow, and which activity rows belong to each.
+"""The topics a client can follow, which activity rows belong to each, and who may see them.
 
 The stream knows no resource of its own: each app registers its topics at start-up. A
 collection topic (`episodes`) follows every row of the resource types registered with it; a
 single-resource topic kind (`episode`, followed as `episode:<uuid>`) follows the rows whose
 registered field holds that id, optionally only those of one resource type.
+
+Who may read is registered alongside, in two parts. Each topic has a gate, asked when a socket
+subscribes and again when its user's roles change: a subscription the gate refuses is never
+made (or is dropped). Each resource type may have a row rule, asked for every event of that
+type and every socket it would reach, live or replayed: an event of a resource the user may
+not see is never sent, whatever topic carries it. Rules decide from what the event carries
+(`About`) and the socket's `Access` snapshot alone, so the fan-out never waits on a query.
 """
 
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from django.db.models import Q
 
-from realtime import metrics
+from realtime import access, metrics
+from realtime.access import Access
 
 MAX_TOPICS = 100
 # The activity row fields a single-resource topic can match its id against.
@@ -20,6 +30,40 @@ ROW_FIELDS = ("resource_id", "episode_id")
 
 class InvalidTopic(ValueError):
     pass
+
+
+class About(NamedTuple):
+    """What an event is about, as much as deciding who may see it takes."""
+
+    resource_type: str
+    episode_id: object
+    # The resource as the event describes it (the activity row's summary).
+    summary: Mapping[str, Any]
+
+    @classmethod
+    def row(cls, entry) -> "About":
+        return cls(entry.resource_type, entry.episode_id, entry.metadata.get("summary", {}))
+
+
+# Why `access` may not follow a topic (`ident` is the id of a single-resource topic, "" for a
+# collection), or None when it may. A gate may query the database: it runs off the event loop.
+Gate = Callable[[Access, str], str | None]
+# Whether `access` may see an event about this.
+RowRule = Callable[[Access, About], bool]
+
+
+def requires(permission: str) -> Gate:
+    """A gate open to the holders of one permission."""
+    access.watch(permission)
+
+    def gate(who: Access, ident: str) -> str | None:
+        return None if who.has(permission) else f"you do not have the permission {permission}"
+
+    return gate
+
+
+def _anyone(who: Access, about: About) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -46,23 +90,67 @@ _collections: dict[str, frozenset[str]] = {}
 _resources: dict[str, ResourceTopic] = {}
 # Every topic as a client names it, in the order registered, for the error naming them all.
 _names: dict[str, None] = {}
+# By collection name or single-resource kind.
+_gates: dict[str, Gate] = {}
+_row_rules: dict[str, RowRule] = {}
 
 
-def register_collection(name: str, resource_types: set[str]) -> None:
-    """A topic carrying every row of these resource types."""
+def register_collection(name: str, resource_types: set[str], *, readable: Gate) -> None:
+    """A topic carrying every row of these resource types, followed by whom `readable` lets."""
     _collections[name] = frozenset(resource_types)
     _names[name] = None
+    _gates[name] = readable
     metrics.count_family(name)
 
 
-def register_resource(kind: str, *, field: str, resource_type: str | None = None) -> None:
+def register_resource(
+    kind: str, *, field: str, readable: Gate, resource_type: str | None = None
+) -> None:
     """Topics `<kind>:<uuid>`, each carrying the rows whose `field` holds that id; with a
-    `resource_type`, only the rows of that type (the resource itself, not what hangs off it)."""
+    `resource_type`, only the rows of that type (the resource itself, not what hangs off it).
+    `readable` says who may follow each."""
     if field not in ROW_FIELDS:
         raise ValueError(f"A topic matches rows by one of {', '.join(ROW_FIELDS)}, not {field}.")
     _resources[kind] = ResourceTopic(kind, field, resource_type)
     _names[f"{kind}:<id>"] = None
+    _gates[kind] = readable
     metrics.count_family(kind)
+
+
+def register_rows(
+    resource_type: str, *, permission: str | None = None, visible: RowRule | None = None
+) -> None:
+    """Who may see events of this resource type: the holders of `permission`, or whom
+    `visible` lets. A type with no rule is seen by whoever follows a topic carrying it."""
+    if (permission is None) == (visible is None):
+        raise ValueError("Give a row rule a permission or a `visible` function, not both.")
+    if permission is not None:
+        access.watch(permission)
+        _row_rules[resource_type] = lambda who, about: who.has(permission)
+    else:
+        _row_rules[resource_type] = visible
+
+
+def row_rule(resource_type: str) -> RowRule:
+    """The rule for events of this type, looked up once per event and asked per socket."""
+    return _row_rules.get(resource_type, _anyone)
+
+
+def visible(who: Access, about: About) -> bool:
+    return row_rule(about.resource_type)(who, about)
+
+
+def refusal(who: Access, topic: str) -> str | None:
+    """Why `who` may not follow this (valid) topic ("you do not have the permission ..."), or
+    None if they may. May query the database."""
+    kind, _, ident = topic.partition(":")
+    return _gates[topic](who, "") if topic in _collections else _gates[kind](who, ident)
+
+
+def refusals(who: Access, topics: set[str]) -> dict[str, str]:
+    """The topics among these that `who` may not follow, in order, each with why."""
+    found = {topic: refusal(who, topic) for topic in sorted(topics)}
+    return {topic: reason for topic, reason in found.items() if reason is not None}
 
 
 def resource_types() -> set[str]:

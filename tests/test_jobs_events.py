@@ -12,7 +12,9 @@ from realtime import broadcast
 def published(monkeypatch) -> list[tuple[str, str, dict]]:
     sent = []
     monkeypatch.setattr(
-        broadcast, "publish_ephemeral", lambda topic, event, data: sent.append((topic, event, data))
+        broadcast,
+        "publish_ephemeral",
+        lambda topic, event, data, about=None: sent.append((topic, event, data)),
     )
     return sent
 
@@ -21,6 +23,16 @@ def test_progress_goes_out_on_the_jobs_topic_and_on_the_collection(published):
     events.progress(events.Progress("abc", "diagnostic", 40, "four of ten"))
     data = {"job_id": "abc", "job_type": "diagnostic", "progress": 40, "message": "four of ten"}
     assert published == [("job:abc", "job_progress", data), ("jobs", "job_progress", data)]
+
+
+def test_progress_says_whose_job_it_is_and_its_episode(monkeypatch):
+    about = []
+    monkeypatch.setattr(
+        broadcast, "publish_ephemeral", lambda topic, event, data, told: about.append(told)
+    )
+    events.progress(events.Progress("abc", "diagnostic", 40, "", created_by_id=7, episode_id="e"))
+    expected = {"resource_type": "job", "episode_id": "e", "summary": {"created_by_id": 7}}
+    assert about == [expected, expected]
 
 
 def test_a_relayed_event_is_published_as_the_child_published_it(published):

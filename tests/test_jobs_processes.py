@@ -147,6 +147,8 @@ def test_two_workers_run_200_jobs_each_exactly_once(service):
 
 async def test_a_worker_inside_the_server_reports_live_to_its_websocket_clients(service):
     token = create_token(service.env)
+    # The job is the system's, on no episode: only staff see it.
+    manage(service.env, "grant", "staff", "e2e")
     server = Server(service.env, command=manage_command("serve", "--concurrency", "1")).start()
     try:
         async with websockets.connect(f"{server.ws}/ws/events/?token={token}") as ws:

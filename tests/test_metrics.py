@@ -35,6 +35,7 @@ from tests.service_process import (
     stop,
     wait_until_listening,
 )
+from tests.test_realtime_ws import give_role
 
 Samples = dict[tuple[str, frozenset], float]
 
@@ -199,7 +200,9 @@ async def _stop_hub():
 
 @database_sync_to_async
 def make_user(name: str):
-    user = get_user_model().objects.create_user(username=name, password="pw-12345-long")
+    user = give_role(
+        get_user_model().objects.create_user(username=name, password="pw-12345-long"), "approver"
+    )
     return user, AuthToken.objects.create(user=user)[1]
 
 

@@ -9,6 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from knox.models import AuthToken
 
@@ -28,9 +29,23 @@ async def _stop_hub():
     await stop_hub()
 
 
+def give_role(user, role: str | None):
+    """Start `user` in a role (a group of episodes/roles.py, or staff; None for no role) as
+    the upgrade's migration does, with no `grant` in the activity log: the role is where a
+    test starts, not what it checks."""
+    if role == "staff":
+        type(user).objects.filter(pk=user.pk).update(is_staff=True)
+        user.is_staff = True
+    elif role is not None:
+        user.groups.through.objects.create(user=user, group=Group.objects.get(name=role))
+    return user
+
+
 @database_sync_to_async
-def make_user(name="viewer", **extra):
+def make_user(name="viewer", role="approver", **extra):
+    """A user and an API token; an approver unless `role` says otherwise."""
     user = get_user_model().objects.create_user(username=name, password="pw-12345-long", **extra)
+    give_role(user, role)
     _, token = AuthToken.objects.create(user=user)
     return user, token
 

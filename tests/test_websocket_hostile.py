@@ -41,6 +41,7 @@ from tests.service_database import ServiceDatabase
 from tests.service_process import Server, create_token
 from tests.test_metrics import async_scrape, value
 from tests.test_realtime_e2e import call
+from tests.test_realtime_ws import give_role
 
 DEEP = "[" * 1500 + "]" * 1500
 
@@ -156,7 +157,9 @@ async def _stop_hub():
 
 @database_sync_to_async
 def make_user(name: str = "fuzzed"):
-    user = get_user_model().objects.create_user(username=name, password="pw-12345-long")
+    user = give_role(
+        get_user_model().objects.create_user(username=name, password="pw-12345-long"), "approver"
+    )
     return user, AuthToken.objects.create(user=user)[1]
 
 
