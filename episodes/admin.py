@@ -1,9 +1,16 @@
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
 from django.db import models
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from episode_metadata.common.form_fields import JSONField
 from episodes.models import Composition, Episode, EpisodeFile
+from episodes.roles import ROLES
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -76,3 +83,48 @@ class CompositionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class GroupForm(forms.ModelForm):
+    """A group with its members: a role is given and taken on the group's own page, not only
+    user by user as Django's form has it."""
+
+    users = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.order_by("username"),
+        required=False,
+        widget=FilteredSelectMultiple("users", is_stacked=False),
+    )
+
+    class Meta:
+        model = Group
+        fields = ["name", "permissions", "users"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["users"] = list(self.instance.user_set.values_list("pk", flat=True))
+        if self.instance.name in ROLES:
+            self.fields["permissions"].help_text = (
+                "A role's permissions are those episodes/roles.py names: every migrate sets "
+                "them back."
+            )
+
+    def _save_m2m(self) -> None:
+        super()._save_m2m()
+        self.instance.user_set.set(self.cleaned_data["users"])
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    form = GroupForm
+    list_display = ["name", "members"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
+        return super().get_queryset(request).annotate(member_count=Count("user"))
+
+    @admin.display(description="members", ordering="member_count")
+    def members(self, group: Group) -> int:
+        return group.member_count

@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium against a running `manage.py serve`: logging in, live
-updates of every panel, presence, a dropped connection, large lists, keyboard and a narrow
-window. Screenshots of the main views go to test-artifacts/screenshots/."""
+updates of every panel, presence, a dropped connection, large lists, keyboard, a narrow
+window, and the actions each role is offered. Screenshots of the main views go to
+test-artifacts/screenshots/."""
 
 import contextlib
 import re
@@ -22,15 +23,24 @@ USERS = {
     "director": "director-pass-2718",
     # Concerned by nothing but what the notification test does.
     "writer": "writer-pass-1618",
+    "viewer": "viewer-pass-1414",
+    "approver": "approver-pass-1732",
+    "newcomer": "newcomer-pass-1123",  # no role
 }
 STAFF = {"director"}
+ROLE_OF = {"editor": "editor", "writer": "editor", "viewer": "viewer", "approver": "approver"}
 CREATE_USERS = "\n".join(
     [
         "from django.contrib.auth import get_user_model",
+        "from django.contrib.auth.models import Group",
         "User = get_user_model()",
         *(
             f"User.objects.create_user({name!r}, password={pw!r}, is_staff={name in STAFF})"
             for name, pw in USERS.items()
+        ),
+        *(
+            f"Group.objects.get(name={role!r}).user_set.add(User.objects.get(username={name!r}))"
+            for name, role in ROLE_OF.items()
         ),
     ]
 )
@@ -232,14 +242,16 @@ def test_a_jobs_progress_bar_moves_and_the_job_completes(open_dashboard, service
     expect(row).to_contain_text("attempt 1 of")
 
 
+def long_job(service: Service, user: str, episode: dict) -> dict:
+    """A job that runs a minute unless cancelled, on an episode everyone with a role can read."""
+    body = {"job_type": "diagnostic", "episode": episode["id"]}
+    payload = {"seconds": 60, "steps": 60}
+    return service.api(user, "POST", "/api/v1/jobs/", {**body, "payload": payload})
+
+
 def test_cancel_and_retry_buttons_act_on_the_job(open_dashboard, service):
     page = open_dashboard()
-    job = service.api(
-        "editor",
-        "POST",
-        "/api/v1/jobs/",
-        {"job_type": "diagnostic", "payload": {"seconds": 60, "steps": 60}},
-    )
+    job = long_job(service, "editor", service.create_episode("editor", unique("Rendered")))
     row = page.locator(f'#job-list > li[data-id="{job["id"]}"]')
     expect(row).to_have_attribute("data-status", "running")
 
@@ -424,3 +436,73 @@ def test_thousands_of_missed_rows_reload_over_rest_into_bounded_paged_lists(
     expect(episodes.last).to_contain_text("Seeded 60")
     expect(page.locator('#status-counts [data-status="all"]')).to_have_text(re.compile(r"\d{3}"))
     screenshot(page, "large-lists")
+
+
+def test_a_viewer_is_offered_no_change_and_an_approver_every_one_their_role_allows(
+    open_dashboard, service
+):
+    title = unique("Under review")
+    episode = service.create_episode("director", title)
+    url = f"/api/v1/episodes/{episode['id']}/"
+    service.api("director", "PATCH", url, {"status": "pending"})
+    job = long_job(service, "director", episode)
+    path = f"#episode/{episode['id']}"
+
+    def opened(user: str, status: str) -> Page:
+        page = open_dashboard(user, path=path)
+        expect(page.locator("#standing")).to_have_text(f" ({user})")
+        expect(page.locator("#detail-fields")).to_contain_text(status)
+        expect(page.locator(f'#job-list > li[data-id="{job["id"]}"]')).to_be_visible()
+        return page
+
+    try:
+        viewer = opened("viewer", "pending")
+        expect(viewer.locator("#detail-actions").get_by_role("button")).to_have_count(0)
+        expect(viewer.locator("#job-list").get_by_role("button", name="Cancel")).to_have_count(0)
+        screenshot(viewer, "viewer")
+
+        approver = opened("approver", "pending")
+        actions = approver.locator("#detail-actions")
+        expect(actions.get_by_role("button")).to_have_text(
+            ["Edit", "Approve", "Reject", "Back to draft", "Delete"]
+        )
+        job_row = approver.locator(f'#job-list > li[data-id="{job["id"]}"]')
+        expect(job_row.get_by_role("button", name=re.compile("^Cancel"))).to_be_visible()
+
+        actions.get_by_role("button", name="Approve").click()
+        expect(approver.locator("#detail-fields")).to_contain_text("approved")
+        expect(actions.get_by_role("button")).to_have_text(
+            ["Edit", "Publish", "Back to draft", "Delete"]
+        )
+        actions.get_by_role("button", name="Edit").click()
+        approver.get_by_label("Title").fill(f"{title} (approved)")
+        approver.get_by_role("button", name="Save").click()
+        expect(approver.locator("#detail-title")).to_have_text(f"{title} (approved)")
+        actions.get_by_role("button", name="Delete").click()
+        expect(actions.get_by_role("button")).to_have_text(["Restore"])
+        actions.get_by_role("button", name="Restore").click()
+        expect(actions.get_by_role("button", name="Publish")).to_be_visible()
+        screenshot(approver, "approver")
+
+        editor = opened("editor", "approved")
+        expect(editor.locator("#detail-actions").get_by_role("button")).to_have_text(
+            ["Edit", "Back to draft"]
+        )
+    finally:
+        service.api("director", "POST", f"/api/v1/jobs/{job['id']}/cancel/")
+
+
+def test_a_user_with_no_role_is_told_so_instead_of_shown_panels_to_read(browser, sessions, service):
+    context = browser.new_context(storage_state=sessions["newcomer"])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{service.server.http}/dashboard/")
+
+    expect(page.locator("#standing")).to_have_text(" (no role)")
+    expect(page.locator("#no-role")).to_be_visible()
+    for panel in ("#episodes", "#jobs", "#activity"):
+        expect(page.locator(panel)).to_be_hidden()
+    expect(page.get_by_role("button", name=re.compile("^Notifications"))).to_be_visible()
+    context.close()
+    assert errors == []

@@ -11,6 +11,7 @@ from episode_metadata.auth import services
 from episode_metadata.auth.serializers import (
     LoginResponseSerializer,
     LoginSerializer,
+    MeSerializer,
     UserSerializer,
 )
 from episode_metadata.common.throttles import ScopedRateThrottleOpenWhileRedisIsDown
@@ -49,6 +50,8 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses=UserSerializer, summary="The authenticated user")
+    @extend_schema(
+        responses=MeSerializer, summary="The authenticated user, their roles and permissions"
+    )
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(request.user).data)
+        return Response(MeSerializer(request.user).data)

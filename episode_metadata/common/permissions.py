@@ -25,7 +25,19 @@ class StaffBackend(BaseBackend):
     backend that authenticates nobody and grants every permission to active staff."""
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
-        return bool(user_obj.is_active and user_obj.is_staff)
+        return _active_staff(user_obj)
+
+    async def ahas_perm(self, user_obj, perm: str, obj=None) -> bool:
+        # BaseBackend's would look for `perm` among the permissions held, and staff hold none.
+        return _active_staff(user_obj)
+
+    def has_module_perms(self, user_obj, app_label: str) -> bool:
+        """The admin shows an app only to those who may do something in it."""
+        return _active_staff(user_obj)
+
+
+def _active_staff(user) -> bool:
+    return bool(user.is_active and user.is_staff)
 
 
 def allowed(user: AbstractBaseUser | AnonymousUser | None, permission: str) -> bool:

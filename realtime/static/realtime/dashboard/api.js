@@ -39,6 +39,7 @@ export async function request(url, { method = "GET", body } = {}) {
 
 export const get = (url) => request(url);
 export const post = (url, body) => request(url, { method: "POST", body });
+export const patch = (url, body) => request(url, { method: "PATCH", body });
 export const remove = (url) => request(url, { method: "DELETE" });
 
 /** `path` with the non-empty `params` as its query string. */

@@ -1,8 +1,10 @@
 // One episode opened: its fields, who else is viewing it, its files and compositions, and its
-// history. Subscribing to `episode:<id>` makes this user one of its viewers; the `subscribed`
-// acknowledgement and `presence_changed` events say who the others are.
+// history, with the actions on it this user may take (editing, the workflow's moves, deleting
+// and restoring; approving and publishing a composition). Subscribing to `episode:<id>` makes
+// this user one of its viewers; the `subscribed` acknowledgement and `presence_changed` events
+// say who the others are.
 
-import { get, pages, post, remove, withQuery } from "./api.js";
+import { get, pages, patch, post, remove, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
 import { entryFromEvent, entryFromRow, episodeIdOf } from "./entries.js";
 import { numbering } from "./episodes.js";
@@ -14,6 +16,21 @@ import { WindowedList } from "./windowed-list.js";
 
 const PAGE_SIZE = 20;
 const REFRESH_MS = 1000;
+// A button for each status an episode can be moved to; the service says which this user may
+// use from the episode's status (Access.movesFrom).
+const MOVES = {
+  pending: "Submit for review",
+  approved: "Approve",
+  rejected: "Reject",
+  published: "Publish",
+  archived: "Archive",
+  draft: "Back to draft",
+};
+// A composition's next step from its status, and the permission it takes.
+const COMPOSITION_STEPS = {
+  draft: { action: "approve", label: "Approve", permission: "episodes.approve_composition" },
+  approved: { action: "publish", label: "Publish", permission: "episodes.publish_composition" },
+};
 
 function fileRow(file) {
   return h(
@@ -24,7 +41,7 @@ function fileRow(file) {
   );
 }
 
-function compositionRow(composition) {
+function compositionRow(composition, stepButton) {
   return h(
     "li",
     { dataset: { id: composition.id } },
@@ -32,6 +49,7 @@ function compositionRow(composition) {
     ` · ${composition.layout} · version ${composition.version} · `,
     h("span", { class: `badge status-${composition.status}` }, humanize(composition.status)),
     composition.is_primary ? " · primary" : "",
+    stepButton && [" ", stepButton],
   );
 }
 
@@ -57,6 +75,9 @@ export class EpisodeDetail extends LivePanel {
     this.compositions = byId("detail-compositions");
     this.message = byId("detail-message");
     this.followButton = byId("follow");
+    this.editForm = byId("edit-form");
+    this.busy = false;
+    this.#buildActions();
     this.nextPage = null;
     this.followChanges = 0;
     this.history = new WindowedList({
@@ -88,6 +109,7 @@ export class EpisodeDetail extends LivePanel {
     this.history.clear();
     this.subscribe(this.topics());
     this.followButton.disabled = true; // until the episode says whether it is followed
+    this.editForm.hidden = true;
     this.section.hidden = false;
     this.title.textContent = "Loading…";
     this.reload();
@@ -169,6 +191,7 @@ export class EpisodeDetail extends LivePanel {
     if (!this.id) return;
     this.history.render();
     this.#showViewers();
+    this.#showActions();
     if (!this.episode) return;
     const episode = this.episode;
     this.title.textContent = episode.title;
@@ -219,7 +242,119 @@ export class EpisodeDetail extends LivePanel {
   }
 
   #showCompositions(page) {
-    replaceList(this.compositions, page.results, compositionRow, page.count, "compositions");
+    const row = (composition) => compositionRow(composition, this.#compositionStep(composition));
+    replaceList(this.compositions, page.results, row, page.count, "compositions");
+  }
+
+  #compositionStep(composition) {
+    const step = COMPOSITION_STEPS[composition.status];
+    if (!step || !this.me.may(step.permission)) return null;
+    const act = async () => {
+      try {
+        await post(`/api/v1/compositions/${composition.id}/${step.action}/`);
+        this.refreshCompositions();
+      } catch (error) {
+        showMessage(this.message, `Could not ${step.action} ${composition.name}: ${error.message}`);
+      }
+    };
+    return h("button", { type: "button", "aria-label": `${step.label} ${composition.name}`, onclick: act }, step.label);
+  }
+
+  /** Built once and shown or hidden, so that focus on one survives live updates. */
+  #buildActions() {
+    const button = (label, onclick, extra = {}) => h("button", { type: "button", onclick, ...extra }, label);
+    this.editButton = button("Edit", () => this.#startEditing());
+    this.moveButtons = new Map(
+      Object.entries(MOVES).map(([status, label]) => [status, button(label, () => this.#move(status))]),
+    );
+    this.deleteButton = button("Delete", () => this.#delete(), { class: "quiet" });
+    this.restoreButton = button("Restore", () => this.#restore());
+    byId("detail-actions").append(this.editButton, ...this.moveButtons.values(), this.deleteButton, this.restoreButton);
+    this.editForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#save();
+    });
+    byId("edit-discard").addEventListener("click", () => {
+      this.editForm.hidden = true;
+      this.editButton.focus();
+    });
+  }
+
+  /** Only what this user may do to the episode as it is now; nothing before it has loaded. */
+  #showActions() {
+    const episode = this.episode;
+    const deleted = Boolean(episode && episode.deleted_at);
+    const live = Boolean(episode) && !deleted;
+    const moves = new Set(live ? this.me.movesFrom(episode.status) : []);
+    const mayEdit = live && this.me.may("episodes.change_episode");
+    this.editButton.hidden = !mayEdit;
+    for (const [status, button] of this.moveButtons) button.hidden = !moves.has(status);
+    this.deleteButton.hidden = !live || !this.me.may("episodes.delete_episode");
+    this.restoreButton.hidden = !deleted || !this.me.may("episodes.restore_episode");
+    if (!mayEdit) this.editForm.hidden = true;
+    for (const control of [this.editButton, ...this.moveButtons.values(), this.deleteButton, this.restoreButton]) {
+      control.disabled = this.busy;
+    }
+  }
+
+  /** Runs one change to the open episode: its answer (the episode, or changes to it) is shown
+   * at once, without waiting for the event that follows. */
+  async #change(what, work) {
+    const id = this.id;
+    this.busy = true;
+    this.render();
+    try {
+      const changed = await work(`/api/v1/episodes/${id}/`);
+      if (id !== this.id) return false;
+      this.episode = { ...this.episode, ...changed };
+      showMessage(this.message, "");
+      return true;
+    } catch (error) {
+      if (id === this.id) showMessage(this.message, `Could not ${what}: ${error.message}`);
+      return false;
+    } finally {
+      this.busy = false;
+      this.render();
+    }
+  }
+
+  // The button used goes away with the state it acted on: focus goes to the episode's title.
+  async #move(status) {
+    const moved = await this.#change(`move the episode to ${humanize(status)}`, (url) => patch(url, { status }));
+    if (moved) this.title.focus();
+  }
+
+  async #delete() {
+    const deleted = await this.#change("delete the episode", async (url) => {
+      await remove(url);
+      return { deleted_at: new Date().toISOString() };
+    });
+    if (deleted) {
+      showMessage(this.message, "This episode was deleted.");
+      (this.restoreButton.hidden ? this.title : this.restoreButton).focus();
+    }
+  }
+
+  async #restore() {
+    const restored = await this.#change("restore the episode", (url) => post(`${url}restore/`));
+    if (restored) this.title.focus();
+  }
+
+  #startEditing() {
+    this.editForm.elements.title.value = this.episode.title;
+    this.editForm.elements.description.value = this.episode.description || "";
+    this.editForm.hidden = false;
+    this.editForm.elements.title.focus();
+  }
+
+  async #save() {
+    const { title, description } = this.editForm.elements;
+    const changes = { title: title.value, description: description.value };
+    const saved = await this.#change("save the episode", (url) => patch(url, changes));
+    if (saved) {
+      this.editForm.hidden = true;
+      this.editButton.focus();
+    }
   }
 
   #showFollowing(following) {

@@ -1,5 +1,6 @@
 // Jobs: running and recent ones with their status, progress, attempts and errors, kept current
-// by the job events, with Retry and Cancel for whoever may use them (the creator or staff).
+// by the job events, with Retry and Cancel for whoever may use them (the job's creator, and
+// those who may change any job: approvers and staff).
 
 import { get, post, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
@@ -187,7 +188,7 @@ export class JobsPanel extends LivePanel {
   }
 
   #mayChange(job) {
-    return this.me.isStaff || (job.created_by !== null && job.created_by.id === this.me.id);
+    return this.me.may("jobs.change_job") || (job.created_by !== null && job.created_by.id === this.me.id);
   }
 
   renderRow(job, row) {

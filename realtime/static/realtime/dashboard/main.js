@@ -1,6 +1,7 @@
 // The dashboard page: its panels, the one socket that keeps them current, and the route
 // (`#episode/<id>`) that opens an episode.
 
+import { Access } from "./access.js";
 import { LiveConnection } from "./connection.js";
 import { EpisodeDetail } from "./detail.js";
 import { byId } from "./dom.js";
@@ -14,9 +15,12 @@ import { showConnectionState } from "./status.js";
 // Without a connection by then, the page shows what REST has and catches up once connected.
 const OFFLINE_FIRST_LOAD_MS = 3000;
 const EPISODE_ROUTE = /^#episode\/([0-9a-f-]{36})$/i;
+// The permission each panel's reading needs: a panel its user may not read is not shown.
+const READS = { episodes: "episodes.view_episode", jobs: "jobs.view_job", activity: "activity.view_activitylog" };
 
-const me = { id: Number(document.body.dataset.userId), isStaff: document.body.dataset.staff === "true" };
+const me = new Access({ id: Number(document.body.dataset.userId), isStaff: document.body.dataset.staff === "true" });
 const connectionState = byId("connection");
+const standing = byId("standing");
 
 const detail = new EpisodeDetail({
   me,
@@ -31,9 +35,23 @@ const batcher = new FrameBatcher((frames) => {
   for (const panel of panels) panel.render();
 });
 
+/** What the user may do, asked again with every full reload: a role may have changed. */
+async function reloadAccess() {
+  try {
+    await me.reload();
+  } catch {
+    return; // The panels' own loads say what is failing; the page offers what it offered.
+  }
+  standing.textContent = ` (${me.describe()})`;
+  for (const [section, permission] of Object.entries(READS)) byId(section).hidden = !me.may(permission);
+  byId("no-role").hidden = Object.values(READS).some((permission) => me.may(permission));
+  for (const panel of panels) panel.render();
+}
+
 let loaded = false;
-function reloadAll() {
+async function reloadAll() {
   loaded = true;
+  await reloadAccess();
   for (const panel of panels) panel.reload();
 }
 
