@@ -19,6 +19,11 @@ from activity.notifications import services
 
 logger = logging.getLogger(__name__)
 
+# Woken by a commit, the notifier waits this long first: the commits of a burst become one
+# pass, and the pass runs after the server has sent the commit's live events, not on the
+# interpreter's lock beside them (in a fan-out to 1,000 sockets, p99 +20% otherwise).
+SETTLE_SECONDS = 0.1
+
 
 class Notifier(events.Listener):
     def __init__(self, *, poll_seconds: float) -> None:
@@ -48,7 +53,8 @@ class Notifier(events.Listener):
             while not self._stopping.is_set():
                 self._due.clear()
                 self._deliver()
-                self._due.wait(self.poll_seconds)
+                if self._due.wait(self.poll_seconds):
+                    self._stopping.wait(SETTLE_SECONDS)
         finally:
             connection.close()
 
