@@ -234,11 +234,16 @@ def test_a_jobs_progress_bar_moves_and_the_job_completes(open_dashboard, service
 
 def test_cancel_and_retry_buttons_act_on_the_job(open_dashboard, service):
     page = open_dashboard()
+    episode = service.create_episode("editor", "Rendered")  # its jobs are for all to see
     job = service.api(
         "editor",
         "POST",
         "/api/v1/jobs/",
-        {"job_type": "diagnostic", "payload": {"seconds": 60, "steps": 60}},
+        {
+            "job_type": "diagnostic",
+            "payload": {"seconds": 60, "steps": 60},
+            "episode": episode["id"],
+        },
     )
     row = page.locator(f'#job-list > li[data-id="{job["id"]}"]')
     expect(row).to_have_attribute("data-status", "running")
