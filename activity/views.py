@@ -7,6 +7,7 @@ from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
 from episode_metadata.common.lookups import integer_id
 from episode_metadata.common.pagination import IdCursorPagination, PageNumberPagination
+from episode_metadata.common.permissions import ModelPermissions
 
 
 class ActivityCursorPagination(IdCursorPagination):
@@ -23,11 +24,13 @@ class ActivityCursorPagination(IdCursorPagination):
 
 
 class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
-    """The activity log, readable by every signed-in user: the team shares one history."""
+    """The activity log, readable by everyone with the permission to view it: the team shares
+    one history."""
 
     serializer_class = ActivityLogSerializer
     filterset_class = ActivityFilter
     pagination_class = ActivityCursorPagination
+    permission_classes = [ModelPermissions]
 
     def get_queryset(self):
         return selectors.activity_list()

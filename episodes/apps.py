@@ -15,5 +15,6 @@ class EpisodesConfig(AppConfig):
         track_models()
         register_topics()
         job_references.allow_episodes(selectors.episode_list)
+        job_references.allow_reading(selectors.readable_episodes)
         notification_rules.register_rules()
         post_migrate.connect(roles.sync_groups, sender=self, dispatch_uid="episodes.roles")

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from activity.notifications import selectors, services
 from activity.notifications.serializers import FollowSerializer
 from episode_metadata.common.lookups import parent_or_404
+from episode_metadata.common.permissions import requires
 from episodes import selectors as episode_selectors
 from episodes.models import Episode
 
@@ -19,6 +20,8 @@ from episodes.models import Episode
 )
 class EpisodeFollowView(APIView):
     """Following an episode: its changes become notifications for the follower."""
+
+    permission_classes = [requires("episodes.view_episode")]
 
     def _episode(self, episode_id: str) -> Episode:
         return parent_or_404(episode_selectors.episode_list(), episode_id)

@@ -15,6 +15,9 @@ groups are created by a migration and brought in step with `ROLES` after every `
 docs/permissions.md has the same as a table.
 """
 
+from collections import deque
+from itertools import pairwise
+
 from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
@@ -99,6 +102,28 @@ def check_transition(user: AbstractBaseUser, current: str, new: str) -> None:
         )
     if not allowed(user, moves[new]):
         raise PermissionDenied(refusal(moves[new]))
+
+
+def check_creation(user: AbstractBaseUser, status: str) -> None:
+    """Raise unless `user` may create an episode in `status`. A new episode starts as a draft;
+    created in another status, it makes the workflow's moves from draft to there at once, and
+    each needs its permission: an editor may start one as pending, an approver as published."""
+    for current, new in pairwise(_path(EpisodeStatus.DRAFT, status)):
+        check_transition(user, current, new)
+
+
+def _path(start: str, end: str) -> list[str]:
+    """The shortest way through the workflow from `start` to `end`; a status out of reach is
+    one (refused) move away."""
+    paths = {start: [start]}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        for new in WORKFLOW[current]:
+            if new not in paths:
+                paths[new] = [*paths[current], new]
+                queue.append(new)
+    return paths.get(end, [start, end])
 
 
 def transitions_for(user: AbstractBaseUser, current: str) -> list[str]:

@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from episodes import selectors
+from episodes import roles, selectors
 from episodes.files import services as file_services
-from episodes.models import Episode, EpisodeFile
+from episodes.models import Episode, EpisodeFile, EpisodeStatus
 
 NUMBER_TAKEN = "A live episode already has this season and episode number."
 
@@ -39,6 +39,9 @@ def _save(episode: Episode) -> Episode:
 
 @transaction.atomic
 def create_episode(*, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
+    """A new episode starts as a draft unless `user` may take it along the workflow to the
+    status asked for (episodes/roles.py)."""
+    roles.check_creation(user, data.get("status", EpisodeStatus.DRAFT))
     episode = Episode(**data, created_by=user, updated_by=user)
     _check_number_free(episode)
     return _save(episode)
@@ -46,6 +49,9 @@ def create_episode(*, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
 
 @transaction.atomic
 def update_episode(episode: Episode, *, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
+    """A change of status is one move of the workflow that `user` may make."""
+    if "status" in data:
+        roles.check_transition(user, episode.status, data["status"])
     for field, value in data.items():
         setattr(episode, field, value)
     episode.updated_by = user

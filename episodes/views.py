@@ -12,6 +12,7 @@ from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
 from episode_metadata.common.lookups import UUIDLookupMixin
+from episode_metadata.common.permissions import ModelPermissions, requires
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -48,9 +49,17 @@ def _flag(request: Request, name: str) -> bool:
     destroy=extend_schema(parameters=[HARD], responses={204: None}),
 )
 class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
+    """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
+    permissions; each change of status is checked against the workflow by the service."""
+
     serializer_class = EpisodeSerializer
     filterset_class = EpisodeFilter
     queryset = Episode.objects.none()  # for the schema; requests use get_queryset()
+    permission_classes = [ModelPermissions]
+    action_permissions = {
+        "activity": "episodes.view_episode",
+        "restore": "episodes.restore_episode",
+    }
 
     def get_queryset(self):
         return selectors.episode_list(include_deleted=self._include_deleted())
@@ -132,6 +141,7 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         detail=True,
         # The schema reads the listed model from `queryset`; requests still find the episode.
         queryset=ActivityLog.objects.none(),
+        permission_classes=[ModelPermissions, requires("activity.view_activitylog")],
         serializer_class=ActivityLogSerializer,
         filterset_class=ActivityFilter,
         pagination_class=ActivityCursorPagination,

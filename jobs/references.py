@@ -1,11 +1,13 @@
-"""Which episodes a new job may name.
+"""Which episodes a new job may name, and which a user may read.
 
 A job only holds its episode's id (`Job.episode`); which episodes a job may be created for
-(live ones) is for the app that owns them to say, and it says so at start-up.
+(live ones), and which a user may read (whose jobs they see), is for the app that owns them to
+say, and it says so at start-up.
 """
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from jobs.models import Job
@@ -27,3 +29,20 @@ def allow_episodes(episodes: Callable[[], QuerySet]) -> None:
 
 def referable_episodes() -> QuerySet:
     return _referable_episodes()
+
+
+def _none_for(user: AbstractBaseUser | None) -> QuerySet:
+    return _none()
+
+
+_readable_episodes: Callable[[AbstractBaseUser | None], QuerySet] = _none_for
+
+
+def allow_reading(episodes: Callable[[AbstractBaseUser | None], QuerySet]) -> None:
+    """Register the episodes a user may read, as a function of the user returning them."""
+    global _readable_episodes
+    _readable_episodes = episodes
+
+
+def readable_episodes(user: AbstractBaseUser | None) -> QuerySet:
+    return _readable_episodes(user)

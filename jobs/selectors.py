@@ -4,16 +4,27 @@ them."""
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
 from django.utils import timezone
 
-from jobs import registry
+from episode_metadata.common.permissions import allowed
+from jobs import references, registry
 from jobs.models import WAITING, Job, JobStatus, Worker
 
 
-def job_list() -> QuerySet[Job]:
-    """Every job, with its creator joined: each row names who enqueued it."""
-    return Job.objects.select_related("created_by")
+def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
+    """The jobs `user` may see, with their creators joined: each row names who enqueued it.
+
+    Staff see every job; anyone else those they created and those on the episodes they may
+    read (the episodes app says which); without the permission to view jobs, none."""
+    jobs = Job.objects.select_related("created_by")
+    if user.is_staff:
+        return jobs
+    if not allowed(user, "jobs.view_job"):
+        return jobs.none()
+    readable = references.readable_episodes(user).values("pk")
+    return jobs.filter(Q(created_by=user.pk) | Q(episode__in=readable))
 
 
 def job_types() -> list[registry.JobType]:

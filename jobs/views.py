@@ -9,11 +9,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from episode_metadata.common.lookups import UUIDLookupMixin
+from episode_metadata.common.permissions import ModelPermissions, allowed, requires
 from episode_metadata.common.streaming import stored_file_response
 from jobs import selectors, services
 from jobs.filters import JobFilter
@@ -43,13 +44,17 @@ class JobStateConflict(APIException):
     default_code = "conflict"
 
 
-class IsCreatorOrStaff(BasePermission):
-    """Anyone may watch a job; stopping or rerunning one is for whoever started it, or staff."""
+CHANGE_ANY = "jobs.change_job"
 
-    message = "Only the job's creator or staff can do this."
+
+class ChangeableByCreator(BasePermission):
+    """Stopping or rerunning a job is for whoever started it, or someone allowed to change
+    any job (approvers, staff)."""
+
+    message = f"Only the job's creator can do this, or someone with the permission {CHANGE_ANY}."
 
     def has_object_permission(self, request: Request, view, job: Job) -> bool:
-        return request.user.is_staff or job.created_by_id == request.user.pk
+        return job.created_by_id == request.user.pk or allowed(request.user, CHANGE_ANY)
 
 
 class DownloadNegotiation(DefaultContentNegotiation):
@@ -62,14 +67,18 @@ class DownloadNegotiation(DefaultContentNegotiation):
 class JobViewSet(
     UUIDLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """Background jobs, readable by every signed-in user: the team shares one queue."""
+    """Background jobs: a user sees those they started and those on the episodes they may
+    read; staff see all."""
 
     serializer_class = JobSerializer
     filterset_class = JobFilter
     queryset = Job.objects.none()  # for the schema; requests use get_queryset()
+    permission_classes = [ModelPermissions]
+    # Watching a job is enough to ask; ChangeableByCreator then looks at the job.
+    action_permissions = {"cancel": "jobs.view_job", "retry": "jobs.view_job"}
 
     def get_queryset(self):
-        return selectors.job_list()
+        return selectors.job_list(self.request.user)
 
     def get_serializer_context(self) -> dict:
         # A traceback can run to 20,000 characters per attempt; a page of jobs goes without them.
@@ -93,13 +102,17 @@ class JobViewSet(
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT})
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsCreatorOrStaff])
+    @action(
+        detail=True, methods=["post"], permission_classes=[ModelPermissions, ChangeableByCreator]
+    )
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Cancel a waiting job at once, or ask a running one to stop."""
         return self._change_state(services.cancel)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: CONFLICT})
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsCreatorOrStaff])
+    @action(
+        detail=True, methods=["post"], permission_classes=[ModelPermissions, ChangeableByCreator]
+    )
     def retry(self, request: Request, pk: str | None = None) -> Response:
         """Put a failed or cancelled job back in the queue with a fresh set of attempts."""
         return self._change_state(services.retry)
@@ -153,6 +166,7 @@ class JobTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     serializer_class = JobTypeSerializer
     filter_backends = []
+    permission_classes = [requires("jobs.view_job")]
 
     def get_queryset(self):
         return selectors.job_types()

@@ -1,6 +1,7 @@
 import sys
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from knox.models import AuthToken
 from rest_framework.test import APIClient
@@ -38,11 +39,21 @@ def _clear_cache():
     cache.clear()
 
 
+def with_role(user, role: str):
+    """Put `user` in a role's group (episodes/roles.py; new users start with none) as the
+    upgrade's migration does, with no `grant` in the activity log: the role is where a test
+    starts, not what it checks."""
+    user.groups.through.objects.create(user=user, group=Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(
+    """A non-staff user who may do all a non-staff user can: an approver."""
+    created = django_user_model.objects.create_user(
         username="editor", email="editor@example.com", password=PASSWORD
     )
+    return with_role(created, "approver")
 
 
 @pytest.fixture

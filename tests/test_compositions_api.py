@@ -18,7 +18,7 @@ from episodes.compositions import services
 from episodes.compositions.tasks import thumbnail_render
 from episodes.models import Composition, CompositionVersion, Episode, EpisodeFile
 from jobs.models import Job, JobStatus
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -462,14 +462,18 @@ def test_staff_can_delete_anyones_composition(staff_api, composition):
 
 
 def test_another_user_can_edit_but_not_delete(composition, django_user_model):
-    other = bearer_client(django_user_model.objects.create_user(username="other", password="x"))
+    other = django_user_model.objects.create_user(username="other", password="x")
+    other = bearer_client(with_role(other, "editor"))
 
     edited = other.patch(detail(composition["id"]), {"name": "Theirs"}, format="json")
     refused = other.delete(detail(composition["id"]))
 
     assert edited.status_code == 200
     assert refused.status_code == 403
-    assert "creator or staff" in refused.json()["detail"]
+    assert refused.json()["detail"] == (
+        "Only the composition's creator can delete it, or someone with the permission "
+        "episodes.delete_composition."
+    )
     assert Composition.objects.filter(pk=composition["id"]).exists()
 
 
@@ -543,12 +547,16 @@ def test_concurrent_make_primary_calls_leave_exactly_one(user, episode, images):
 # --- Approve and publish ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("step", ["approve/", "publish/"])
-def test_only_staff_approve_or_publish(api, composition, step):
-    response = api.post(detail(composition["id"], step))
+@pytest.mark.parametrize(
+    ("step", "permission"),
+    [("approve/", "approve_composition"), ("publish/", "publish_composition")],
+)
+def test_only_approvers_approve_or_publish(composition, step, permission, django_user_model):
+    editor = django_user_model.objects.create_user(username="writer", password="x")
+    response = bearer_client(with_role(editor, "editor")).post(detail(composition["id"], step))
 
     assert response.status_code == 403
-    assert response.json()["detail"] == "Only staff can approve or publish compositions."
+    assert response.json()["detail"] == f"You do not have the permission episodes.{permission}."
     assert Composition.objects.get(pk=composition["id"]).status == "draft"
 
 

@@ -371,7 +371,7 @@ def test_restore_with_malformed_id_is_400(api):
 
 
 def test_put_replaces_fields_and_sets_updated_by(api, user, staff_user):
-    episode = make(title="Old", created_by=staff_user, updated_by=staff_user)
+    episode = make(title="Old", status="pending", created_by=staff_user, updated_by=staff_user)
     response = api.put(
         detail(episode.pk), {"title": "New", "status": "approved", "season_number": 2}
     )

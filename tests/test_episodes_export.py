@@ -44,7 +44,14 @@ def delete(client, episode: dict) -> None:
 def season_one(api) -> dict[str, dict]:
     """Season 1 has a pilot (renamed and approved since), a finale and a deleted episode;
     season 2 has one episode."""
-    pilot = create(api, title="Pilot", season_number=1, episode_number=1, categories=["drama"])
+    pilot = create(
+        api,
+        title="Pilot",
+        season_number=1,
+        episode_number=1,
+        categories=["drama"],
+        status="pending",
+    )
     update(api, pilot, title="The Pilot", status="approved")
     finale = create(
         api, title="=Finale", season_number=1, episode_number=2, categories=["drama", "live"]

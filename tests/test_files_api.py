@@ -16,7 +16,7 @@ from activity.models import ActivityLog
 from episodes.models import EpisodeFile
 from jobs import execution, services
 from jobs.models import Job, JobStatus
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -431,7 +431,8 @@ def test_a_purge_asked_for_before_the_grace_period_ends_keeps_the_bytes(api, epi
 
 def test_only_the_uploader_or_staff_delete_a_file(api, staff_api, episode, django_user_model):
     data = upload(api, episode, "cover.png", png(), "image/png").json()
-    other = bearer_client(django_user_model.objects.create_user("other", password="x" * 12))
+    other = django_user_model.objects.create_user("other", password="x" * 12)
+    other = bearer_client(with_role(other, "editor"))  # may upload, and delete their own
     url = f"{files_url(episode)}{data['id']}/"
 
     refused = other.delete(url)

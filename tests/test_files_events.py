@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from episodes import services as episode_services
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, with_role
 from tests.test_realtime_ws import change, connect, make_user, receive, subscribe
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,6 +56,7 @@ def download(user, url) -> None:
 
 async def test_upload_and_delete_go_out_on_episodes_and_the_episode_topic():
     user, token = await make_user()
+    await database_sync_to_async(with_role)(user, "editor")  # uploads and deletes below
     episode = await change(user, episode_services.create_episode, data={"title": "Pilot"})
     collection, single = await connect(token), await connect(token)
     await subscribe(collection, ["episodes"])
@@ -79,6 +80,7 @@ async def test_upload_and_delete_go_out_on_episodes_and_the_episode_topic():
 
 async def test_a_dashboard_that_reconnects_gets_the_file_events_it_missed():
     user, token = await make_user()
+    await database_sync_to_async(with_role)(user, "editor")  # uploads and deletes below
     episode = await change(user, episode_services.create_episode, data={"title": "Pilot"})
     ws = await connect(token)
     await subscribe(ws, ["episodes"])

@@ -16,7 +16,7 @@ from episodes.models import EpisodeFile
 from jobs import execution
 from jobs import services as job_services
 from jobs.models import Job, JobStatus
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def _cursor_from_now():
 def people(django_user_model):
     def make(name, **extra):
         user = django_user_model.objects.create_user(name, password="pw-long-enough-1", **extra)
-        return user, bearer_client(user)
+        return with_role(user, "approver"), bearer_client(user)
 
     return {
         "writer": make("writer"),

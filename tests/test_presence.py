@@ -16,7 +16,7 @@ from realtime.hub import stop_hub
 from realtime.models import Presence
 from realtime.presence import selectors as presence_selectors
 from realtime.presence import services as presence
-from tests.conftest import bearer_client
+from tests.conftest import bearer_client, with_role
 from tests.test_realtime_ws import (
     change,
     connect,
@@ -35,14 +35,19 @@ async def _stop_hub():
     await stop_hub()
 
 
+async def viewer(name: str):
+    user, token = await make_user(name)
+    return await database_sync_to_async(with_role)(user, "viewer"), token
+
+
 @pytest.fixture
 async def alice():
-    return await make_user("alice")
+    return await viewer("alice")
 
 
 @pytest.fixture
 async def bob():
-    return await make_user("bob")
+    return await viewer("bob")
 
 
 @pytest.fixture
@@ -312,7 +317,9 @@ async def test_a_heartbeat_after_a_lapse_joins_again(episode, alice, bob):
 
 
 def test_expired_rows_leave_the_lists_before_any_sweep_and_depart_once(user, django_user_model):
-    other = django_user_model.objects.create_user(username="other", password="pw-12345-long")
+    other = with_role(
+        django_user_model.objects.create_user(username="other", password="pw-12345-long"), "viewer"
+    )
     episode = services.create_episode(user=user, data={"title": "Pilot"})
     start = timezone.now()
     ttl = timedelta(seconds=presence.TTL_SECONDS)
@@ -398,7 +405,9 @@ async def refused_meanwhile(*operations: str):
 
 
 def test_a_read_carries_on_when_presence_cannot_be_written(user, django_user_model, caplog):
-    other = django_user_model.objects.create_user(username="other", password="pw-12345-long")
+    other = with_role(
+        django_user_model.objects.create_user(username="other", password="pw-12345-long"), "viewer"
+    )
     episode = services.create_episode(user=user, data={"title": "Pilot"})
     bearer_client(other).get(f"/api/v1/episodes/{episode.pk}/")
     failures = counters.value(counters.PRESENCE_FAILURES)

@@ -19,6 +19,7 @@ from episode_metadata.common.context import ActivityContext, acting
 from episodes import services
 from realtime.consumers import BURST, MAX_MESSAGE_BYTES
 from realtime.hub import get_hub, stop_hub
+from tests.conftest import with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,13 +115,14 @@ async def test_a_bad_token_is_closed_4401():
 
 async def test_episode_events_arrive_after_commit(viewer):
     user, token = viewer
+    await database_sync_to_async(with_role)(user, "editor")  # submits the episode below
     ws = await connect(token)
     ack, _ = await subscribe(ws, ["episodes"])
     assert ack["data"]["topics"] == ["episodes"]
 
     episode = await change(user, services.create_episode, data={"title": "Live"})
     created = await receive(ws)
-    await change(user, services.update_episode, episode, data={"status": "approved"})
+    await change(user, services.update_episode, episode, data={"status": "pending"})
     updated = await receive(ws)
     await change(user, services.soft_delete_episode, episode)
     deleted = await receive(ws)
@@ -139,7 +141,7 @@ async def test_episode_events_arrive_after_commit(viewer):
     assert created["data"]["episode"]["title"] == "Live"
     assert created["data"]["actor"] == {"id": user.id, "name": "viewer"}
     assert updated["data"]["changed_fields"] == ["status"]
-    assert updated["data"]["episode"]["status"] == "approved"
+    assert updated["data"]["episode"]["status"] == "pending"
     await ws.disconnect()
 
 

@@ -62,6 +62,8 @@ class ModelPermissions(BasePermission):
     def has_permission(self, request: Request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
+        if not hasattr(view, request.method.lower()):
+            return True  # nothing answers this method here: a 405 says so, not a 403
         permission = self.required(request, view)
         if allowed(request.user, permission):
             return True
@@ -72,8 +74,12 @@ class ModelPermissions(BasePermission):
         named = getattr(view, "action_permissions", {}).get(getattr(view, "action", None))
         if named is not None:
             return named
-        model = view.get_queryset().model
-        return model_permission(model, METHOD_ACTIONS.get(request.method, "change"))
+        # The class's queryset names the model without a lookup: a view's get_queryset may
+        # 404 on a missing parent, which would tell a refused user what exists.
+        queryset = getattr(view, "queryset", None)
+        if queryset is None:
+            queryset = view.get_queryset()
+        return model_permission(queryset.model, METHOD_ACTIONS.get(request.method, "change"))
 
 
 def requires(permission: str) -> type[BasePermission]:

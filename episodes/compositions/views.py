@@ -1,11 +1,12 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from episode_metadata.common.lookups import UUIDLookupMixin
+from episode_metadata.common.permissions import ModelPermissions, allowed
 from episodes.compositions import selectors, services
 from episodes.compositions.filters import CompositionFilter
 from episodes.compositions.serializers import (
@@ -16,26 +17,22 @@ from episodes.compositions.serializers import (
 from episodes.models import Composition
 from jobs.serializers import JobSerializer
 
-
-class IsStaff(BasePermission):
-    """Approving and publishing decide what the audience sees: staff only."""
-
-    message = "Only staff can approve or publish compositions."
-
-    def has_permission(self, request: Request, view) -> bool:
-        return bool(request.user and request.user.is_staff)
+DELETE_ANY = "episodes.delete_composition"
 
 
-class DeletableByCreatorOrStaff(BasePermission):
-    """Anyone may edit a composition (each change is a version that can be reverted);
-    deleting it takes its history with it, so that is for its creator or staff."""
+class DeletableByCreator(BasePermission):
+    """Each change of a composition is a version that can be reverted; deleting it takes its
+    history with it, so that is for its creator, or someone allowed to delete any."""
 
-    message = "Only the composition's creator or staff can delete it."
+    message = (
+        f"Only the composition's creator can delete it, or someone with the permission "
+        f"{DELETE_ANY}."
+    )
 
     def has_object_permission(self, request: Request, view, composition: Composition) -> bool:
         if view.action != "destroy":
             return True
-        return request.user.is_staff or composition.created_by_id == request.user.pk
+        return composition.created_by_id == request.user.pk or allowed(request.user, DELETE_ANY)
 
 
 class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
@@ -43,8 +40,17 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
 
     serializer_class = CompositionSerializer
     filterset_class = CompositionFilter
-    permission_classes = [IsAuthenticated, DeletableByCreatorOrStaff]
+    permission_classes = [ModelPermissions, DeletableByCreator]
     queryset = Composition.objects.none()  # for the schema; requests use get_queryset()
+    action_permissions = {
+        # Whoever may edit compositions may delete their own.
+        "destroy": "episodes.change_composition",
+        "revert": "episodes.change_composition",
+        "make_primary": "episodes.change_composition",
+        "render": "jobs.add_job",
+        "approve": "episodes.approve_composition",
+        "publish": "episodes.publish_composition",
+    }
 
     def get_queryset(self):
         return selectors.composition_list()
@@ -90,16 +96,16 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         return Response(JobSerializer(job, context=context).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: CompositionSerializer})
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
-        """Approve a draft (staff only)."""
+        """Approve a draft."""
         composition = services.approve_composition(self.get_object())
         return Response(self.get_serializer(composition).data)
 
     @extend_schema(request=None, responses={200: CompositionSerializer})
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, IsStaff])
+    @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str | None = None) -> Response:
-        """Publish an approved composition whose current version is rendered (staff only)."""
+        """Publish an approved composition whose current version is rendered."""
         composition = services.publish_composition(self.get_object())
         return Response(self.get_serializer(composition).data)
 

@@ -6,12 +6,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from episode_metadata.common.lookups import UUIDLookupMixin, parent_or_404
+from episode_metadata.common.permissions import ModelPermissions, allowed
 from episodes import selectors as episode_selectors
 from episodes.files import downloads, selectors, services, uploads
 from episodes.files.filters import EpisodeFileFilter
@@ -31,8 +33,22 @@ IF_RANGE = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="The file's ETag: the range is served only while the file is still that one.",
 )
+DELETE_ANY = "episodes.delete_episodefile"
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+class DeletableByUploader(BasePermission):
+    """A file is deleted by whoever uploaded it, or by someone allowed to delete any file."""
+
+    message = (
+        f"Only the file's uploader can delete it, or someone with the permission {DELETE_ANY}."
+    )
+
+    def has_object_permission(self, request: Request, view, episode_file: EpisodeFile) -> bool:
+        if view.action != "destroy":
+            return True
+        return episode_file.uploaded_by_id == request.user.pk or allowed(request.user, DELETE_ANY)
 
 
 @extend_schema(parameters=[EPISODE_ID])
@@ -49,6 +65,9 @@ class EpisodeFileViewSet(
     filterset_class = EpisodeFileFilter
     queryset = EpisodeFile.objects.none()  # for the schema; requests use get_queryset()
     parser_classes = [MultiPartParser]  # the one request with a body is an upload
+    permission_classes = [ModelPermissions, DeletableByUploader]
+    # Whoever may upload may take their own uploads back; anyone's, with the delete permission.
+    action_permissions = {"destroy": "episodes.add_episodefile"}
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         # Before authentication: a session's CSRF check already reads the form.
@@ -105,10 +124,7 @@ class EpisodeFileViewSet(
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance: EpisodeFile) -> None:
-        user = self.request.user
-        if instance.uploaded_by_id != user.pk and not user.is_staff:
-            raise PermissionDenied("Only the uploader or staff can delete this file.")
-        services.delete_file(instance, user=user)
+        services.delete_file(instance, user=self.request.user)
 
     @extend_schema(
         parameters=[RANGE, IF_RANGE],
