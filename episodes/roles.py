@@ -89,19 +89,25 @@ def check_transition(user: AbstractBaseUser, current: str, new: str) -> None:
     allowed moves, or a 403 naming the missing permission."""
     if new == current:
         return
+    problem = transition_problem(current, new)
+    if problem is not None:
+        raise ValidationError({"status": [problem]})
+    permission = WORKFLOW[current][new]
+    if not allowed(user, permission):
+        raise PermissionDenied(refusal(permission))
+
+
+def transition_problem(current: str, new: str) -> str | None:
+    """Why the workflow has no move from `current` to `new`, naming the moves it has; None if
+    it has that move (or none is made)."""
     moves = WORKFLOW[current]
-    if new not in moves:
-        allowed_moves = ", ".join(sorted(moves)) or "nowhere"
-        raise ValidationError(
-            {
-                "status": [
-                    f"An episode cannot go from {current} to {new}; from {current} it can "
-                    f"go to {allowed_moves}."
-                ]
-            }
-        )
-    if not allowed(user, moves[new]):
-        raise PermissionDenied(refusal(moves[new]))
+    if new == current or new in moves:
+        return None
+    allowed_moves = ", ".join(sorted(moves)) or "nowhere"
+    return (
+        f"An episode cannot go from {current} to {new}; from {current} it can go to "
+        f"{allowed_moves}."
+    )
 
 
 def check_creation(user: AbstractBaseUser, status: str) -> None:

@@ -122,14 +122,14 @@ def test_admin_changes_are_logged_with_admin_source(client, django_user_model):
 
     client.post("/admin/episodes/episode/add/", form)
     episode = Episode.objects.get(title="From admin")
-    client.post(f"/admin/episodes/episode/{episode.pk}/change/", {**form, "status": "approved"})
+    client.post(f"/admin/episodes/episode/{episode.pk}/change/", {**form, "status": "pending"})
     client.post(f"/admin/episodes/episode/{episode.pk}/delete/", {"post": "yes"})
 
     entries = list(ActivityLog.objects.order_by("id"))
     assert [e.action for e in entries] == ["create", "update", "delete"]
     assert {e.source for e in entries} == {"admin"}
     assert {e.actor for e in entries} == {boss}
-    assert entries[1].changes == {"status": ["draft", "approved"]}
+    assert entries[1].changes == {"status": ["draft", "pending"]}
 
 
 def test_rolled_back_change_leaves_no_row_and_no_event(user, django_capture_on_commit_callbacks):

@@ -199,3 +199,21 @@ def test_the_admin_stays_closed_to_users_who_are_not_staff_whatever_their_role(
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_the_admin_makes_only_the_workflows_moves(staff_client, staff_user):
+    episode = services.create_episode(user=staff_user, data={"title": "Pilot"})
+    form = {"title": "Pilot", "status": "published", "categories": "[]", "description": ""}
+    url = reverse("admin:episodes_episode_change", args=[episode.pk])
+
+    refused = staff_client.post(url, form)
+    moved = staff_client.post(url, {**form, "status": "pending"})
+
+    assert refused.status_code == 200
+    assert (
+        "An episode cannot go from draft to published; from draft it can go to pending."
+        in refused.text
+    )
+    assert moved.status_code == 302
+    episode.refresh_from_db()
+    assert episode.status == EpisodeStatus.PENDING
