@@ -37,13 +37,19 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def create_token(env: dict[str, str], username: str = "e2e", role: str = "approver") -> str:
+def create_token(env: dict[str, str], username: str = "e2e", role: str | None = "approver") -> str:
+    """A token for `username`, made if missing, in `role` too unless that is None."""
+    give_role = (
+        f"user.groups.through.objects.get_or_create(user=user, group=Group.objects.get(name={role!r}))\n"
+        if role is not None
+        else ""
+    )
     code = (
         "from django.contrib.auth import get_user_model\n"
         "from django.contrib.auth.models import Group\n"
         "from knox.models import AuthToken\n"
         f"user, _ = get_user_model().objects.get_or_create(username={username!r})\n"
-        f"user.groups.through.objects.get_or_create(user=user, group=Group.objects.get(name={role!r}))\n"
+        f"{give_role}"
         "print('TOKEN', AuthToken.objects.create(user=user)[1])\n"
     )
     output = manage(env, "shell", "-c", code)

@@ -77,7 +77,9 @@ class Service:
     def __init__(self, database: ServiceDatabase, server: Server) -> None:
         self.database = database
         self.server = server
-        self.tokens = {name: create_token(database.env, name) for name in USERS}
+        self.tokens = {
+            name: create_token(database.env, name, role=ROLE_OF.get(name)) for name in USERS
+        }
 
     def api(self, user: str, method: str, path: str, body: dict | None = None) -> dict:
         return http(self.server, method, path, self.tokens[user], body)
