@@ -91,9 +91,14 @@ def _composition_published(entry: ActivityLog) -> Planned:
 
 
 def register_rules() -> None:
-    register("episode", Action.CREATE, _episode_created)
-    register("episode", Action.UPDATE, _episode_updated)
-    register("episode", Action.RESTORE, _episode_updated)
-    register("episode", Action.DELETE, _episode_deleted)
-    register("file", Action.UPLOAD, _file_uploaded)
-    register("composition", Action.PUBLISH, _composition_published)
+    register("episode", Action.CREATE, _episode_created, readable_with="episodes.view_episode")
+    register("episode", Action.UPDATE, _episode_updated, readable_with="episodes.view_episode")
+    register("episode", Action.RESTORE, _episode_updated, readable_with="episodes.view_episode")
+    register("episode", Action.DELETE, _episode_deleted, readable_with="episodes.view_episode")
+    register("file", Action.UPLOAD, _file_uploaded, readable_with="episodes.view_episodefile")
+    register(
+        "composition",
+        Action.PUBLISH,
+        _composition_published,
+        readable_with="episodes.view_composition",
+    )

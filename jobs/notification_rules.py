@@ -42,5 +42,5 @@ def _job_failed(entry: ActivityLog) -> Planned:
 
 
 def register_rules() -> None:
-    register("job", Action.COMPLETE, _job_completed)
-    register("job", Action.FAIL, _job_failed)
+    register("job", Action.COMPLETE, _job_completed, readable_with="jobs.view_job")
+    register("job", Action.FAIL, _job_failed, readable_with="jobs.view_job")

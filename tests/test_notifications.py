@@ -120,6 +120,20 @@ def test_a_deletion_is_high_priority_and_unfollowing_stops_notifications(people)
     assert types_for(writer) == ["episode_deleted"]
 
 
+def test_nobody_is_told_of_what_their_role_no_longer_lets_them_read(people):
+    _, writer_api = people["writer"]
+    follower, follower_api = people["follower"]
+    episode = create_episode(writer_api)
+    url = f"{EPISODES}{episode['id']}/"
+    assert follower_api.post(f"{url}follow/").status_code == 201
+    follower.groups.clear()
+
+    writer_api.patch(url, {"title": "Pilot (final cut)"}, format="json")
+    services.deliver_pending()
+
+    assert inbox(follower) == []
+
+
 def test_muted_types_are_not_delivered(people):
     _, writer_api = people["writer"]
     follower, follower_api = people["follower"]

@@ -2,7 +2,9 @@
 
 The app that owns a kind of resource knows who cares about it, so each registers its rules
 at start-up, one per resource type and action; activity with no rule makes no
-notification. The actor is never told about their own change.
+notification. The actor is never told about their own change, and nobody is told about a
+resource they may not read (a follower whose role was taken away, say): each rule is
+registered with the permission reading its resource takes.
 """
 
 from collections.abc import Callable
@@ -12,6 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from activity.models import ActivityLog, NotificationPreference, Priority
+from episode_metadata.common.permissions import allowed
 
 
 @dataclass(frozen=True)
@@ -26,22 +29,30 @@ class Planned:
 
 Rule = Callable[[ActivityLog], Planned | None]
 
-_rules: dict[tuple[str, str], Rule] = {}
+_rules: dict[tuple[str, str], tuple[Rule, str]] = {}
 
 
-def register(resource_type: str, action: str, rule: Rule) -> None:
-    _rules[(resource_type, action)] = rule
+def register(resource_type: str, action: str, rule: Rule, *, readable_with: str) -> None:
+    """`readable_with`: the permission (`app_label.codename`) a recipient must hold."""
+    _rules[(resource_type, action)] = (rule, readable_with)
 
 
 def plan(entry: ActivityLog) -> Planned | None:
-    rule = _rules.get((entry.resource_type, entry.action))
-    if rule is None:
+    registered = _rules.get((entry.resource_type, entry.action))
+    if registered is None:
         return None
+    rule, permission = registered
     planned = rule(entry)
     if planned is None:
         return None
     planned.recipients.discard(entry.actor_id)
+    planned.recipients.difference_update(_unable_to_read(planned.recipients, permission))
     return planned
+
+
+def _unable_to_read(user_ids: set[int], permission: str) -> set[int]:
+    users = get_user_model().objects.filter(pk__in=user_ids)
+    return {user.pk for user in users if not allowed(user, permission)}
 
 
 def actor_name(entry: ActivityLog) -> str:
