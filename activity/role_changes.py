@@ -1,8 +1,12 @@
 """Role changes in the activity log: a user joining or leaving a group (each group is a role)
-and a user becoming or ceasing to be staff, however it happens (the admin, the shell, an
+a user becoming or ceasing to be staff, and an account deactivated, reactivated or deleted
+(the `active` role), however it happens (the admin, the shell, an
 operator's command). Each change is one `grant` or `revoke` row about the user, with the actor,
 so the log answers who gave whom which access and when. The row is also how the user's open
 sockets learn that their access changed: the event stream reads every row.
+
+Who was given which role is read by those who may view users (staff) and by the user
+concerned.
 
 Changes made with `QuerySet.update()` send no signal and are not seen; everything Django's own
 tools do (forms, `groups.add/remove/set/clear` from either side, `save()`) is.
@@ -11,24 +15,38 @@ tools do (forms, `groups.add/remove/set/clear` from either side, `save()`) is.
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AbstractBaseUser, Group
 from django.db import models
-from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.db.models import Q
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from activity import services
+from activity import services, visibility
 from activity.models import Action
+from episode_metadata.common.permissions import allowed
 
 RESOURCE_TYPE = "user"
-# The role that is a flag on the user rather than a group.
+# Roles that are flags on the user rather than groups: staff, and the account itself, whose
+# deactivation (or deletion) is the revoke of `active`.
 STAFF = "staff"
+ACTIVE = "active"
+FLAGS = {"is_staff": STAFF, "is_active": ACTIVE}
+VIEW_USERS = "auth.view_user"
 
 
 def connect() -> None:
     user_model = get_user_model()
     uid = "activity.role_changes"
     m2m_changed.connect(_groups_changed, sender=user_model.groups.through, dispatch_uid=uid)
-    pre_save.connect(_remember_staff, sender=user_model, dispatch_uid=uid)
-    post_save.connect(_staff_saved, sender=user_model, dispatch_uid=uid)
+    pre_save.connect(_remember_flags, sender=user_model, dispatch_uid=uid)
+    post_save.connect(_flags_saved, sender=user_model, dispatch_uid=uid)
+    post_delete.connect(_user_deleted, sender=user_model, dispatch_uid=uid)
+    visibility.register(RESOURCE_TYPE, rows=_readable)
+
+
+def _readable(reader: AbstractBaseUser) -> Q | None:
+    if allowed(reader, VIEW_USERS):
+        return None
+    return Q(resource_id=str(reader.pk))
 
 
 def record(*, user_id: int, username: str, role: str, granted: bool) -> None:
@@ -103,36 +121,40 @@ def _record_all(pairs: list[tuple[int, int]], *, granted: bool) -> None:
         )
 
 
-def _remember_staff(
+def _remember_flags(
     sender: type[models.Model],
     instance: models.Model,
     raw: bool = False,
     update_fields: frozenset[str] | None = None,
     **kwargs: Any,
 ) -> None:
-    """The stored `is_staff`, when this save may change it (a login's save of `last_login`
-    cannot, and costs nothing here)."""
+    """The stored `is_staff` and `is_active`, when this save may change them (a login's save
+    of `last_login` cannot, and costs nothing here)."""
     if raw or instance._state.adding:
         return
-    if update_fields is not None and "is_staff" not in update_fields:
+    if update_fields is not None and not set(FLAGS) & set(update_fields):
         return
-    stored = sender._base_manager.filter(pk=instance.pk).values_list("is_staff", flat=True)
-    instance._role_changes_staff = stored.first()
+    stored = sender._base_manager.filter(pk=instance.pk).values(*FLAGS).first()
+    instance._role_changes_flags = stored
 
 
-def _staff_saved(
+def _flags_saved(
     sender: type[models.Model],
     instance: models.Model,
     created: bool,
     raw: bool = False,
     **kwargs: Any,
 ) -> None:
-    before = instance.__dict__.pop("_role_changes_staff", None)
-    if created or raw or before is None or before == instance.is_staff:
+    before = instance.__dict__.pop("_role_changes_flags", None)
+    if created or raw or before is None:
         return
-    record(
-        user_id=instance.pk,
-        username=instance.get_username(),
-        role=STAFF,
-        granted=instance.is_staff,
-    )
+    for flag, role in FLAGS.items():
+        now = getattr(instance, flag)
+        if before[flag] != now:
+            record(user_id=instance.pk, username=instance.get_username(), role=role, granted=now)
+
+
+def _user_deleted(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+    """A deleted user's account is gone: the same as its deactivation to whoever reads it."""
+    if instance.is_active:
+        record(user_id=instance.pk, username=instance.get_username(), role=ACTIVE, granted=False)

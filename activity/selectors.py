@@ -1,18 +1,23 @@
 import uuid
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from activity import visibility
 from activity.models import ActivityLog
 
 
-def activity_list() -> QuerySet[ActivityLog]:
-    """The log as readers see it: with the actor joined, since every row shows who acted."""
-    return ActivityLog.objects.select_related("actor")
+def activity_list(reader: AbstractBaseUser | None) -> QuerySet[ActivityLog]:
+    """The rows `reader` may read (`visibility`), with the actor joined: every row shows who
+    acted. No reader is the service itself or an operator's command: every row."""
+    rows = ActivityLog.objects.select_related("actor")
+    readable = None if reader is None else visibility.readable_rows(reader)
+    return rows if readable is None else rows.filter(readable)
 
 
-def episode_activity(*, episode_id: uuid.UUID) -> QuerySet[ActivityLog]:
-    return activity_list().filter(episode_id=episode_id)
+def episode_activity(reader: AbstractBaseUser, *, episode_id: uuid.UUID) -> QuerySet[ActivityLog]:
+    return activity_list(reader).filter(episode_id=episode_id)
 
 
 def actors_in_log(*, limit: int) -> QuerySet:

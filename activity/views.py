@@ -33,7 +33,7 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [ModelPermissions]
 
     def get_queryset(self):
-        return selectors.activity_list()
+        return selectors.activity_list(self.request.user)
 
     def get_object(self) -> ActivityLog:
         entry_id = integer_id(self.kwargs[self.lookup_field], "activity")

@@ -8,13 +8,13 @@ class EpisodesConfig(AppConfig):
 
     def ready(self) -> None:
         from episodes import notification_rules, roles, selectors
-        from episodes.topics import register_topics
+        from episodes.topics import VIEW_EPISODE, register_topics
         from episodes.tracking import track_models
         from jobs import references as job_references
 
         track_models()
         register_topics()
         job_references.allow_episodes(selectors.episode_list)
-        job_references.allow_reading(selectors.readable_episodes)
+        job_references.read_jobs_on_episodes_with(VIEW_EPISODE)
         notification_rules.register_rules()
         post_migrate.connect(roles.sync_groups, sender=self, dispatch_uid="episodes.roles")

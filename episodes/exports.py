@@ -28,6 +28,7 @@ from django_filters.widgets import SuffixedMultiWidget
 from rest_framework.exceptions import ValidationError
 
 from activity import selectors as activity_selectors
+from episode_metadata.common import context
 from episodes import selectors
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -160,9 +161,10 @@ def _records(
 
 
 def _histories(episode_ids: list) -> dict[Any, list[dict[str, Any]]]:
-    """Each episode's activity, oldest first, in one query for the whole chunk."""
+    """Each episode's activity, oldest first, in one query for the whole chunk: the rows that
+    whoever asked for the export may read (an export from a command reads them all)."""
     entries = (
-        activity_selectors.activity_list()
+        activity_selectors.activity_list(context.current().get_user())
         .filter(episode_id__in=episode_ids)
         .order_by("episode_id", "id")
     )

@@ -1,7 +1,5 @@
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 
-from episode_metadata.common.permissions import allowed
 from episodes.models import Episode, EpisodeStatus
 
 
@@ -11,14 +9,6 @@ def episode_list(*, include_deleted: bool = False) -> QuerySet[Episode]:
     if not include_deleted:
         queryset = queryset.filter(deleted_at__isnull=True)
     return queryset
-
-
-def readable_episodes(user: AbstractBaseUser | None) -> QuerySet[Episode]:
-    """The episodes `user` may read: every live one with the permission to view episodes,
-    none without."""
-    if not allowed(user, "episodes.view_episode"):
-        return Episode.objects.none()
-    return episode_list()
 
 
 def status_counts() -> dict[str, int]:

@@ -148,7 +148,9 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     )
     def activity(self, request: Request, pk: str | None = None) -> Response:
         episode = self.get_object()
-        entries = self.filter_queryset(activity_selectors.episode_activity(episode_id=episode.pk))
+        entries = self.filter_queryset(
+            activity_selectors.episode_activity(request.user, episode_id=episode.pk)
+        )
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

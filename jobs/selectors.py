@@ -8,23 +8,44 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
 from django.utils import timezone
 
-from episode_metadata.common.permissions import allowed
+from episode_metadata.common.db_functions import UUIDText
+from episode_metadata.common.permissions import allowed, is_staff
 from jobs import references, registry
 from jobs.models import WAITING, Job, JobStatus, Worker
+
+VIEW_JOB = "jobs.view_job"
 
 
 def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
     """The jobs `user` may see, with their creators joined: each row names who enqueued it.
 
-    Staff see every job; anyone else those they created and those on the episodes they may
-    read (the episodes app says which); without the permission to view jobs, none."""
+    Staff see every job; anyone else with the permission to view jobs sees those they created
+    and, if they may read episodes (the episodes app names that permission), every job on an
+    episode; without the permission to view jobs, none."""
     jobs = Job.objects.select_related("created_by")
-    if user.is_staff:
+    if is_staff(user):
         return jobs
-    if not allowed(user, "jobs.view_job"):
+    if not allowed(user, VIEW_JOB):
         return jobs.none()
-    readable = references.readable_episodes(user).values("pk")
-    return jobs.filter(Q(created_by=user.pk) | Q(episode__in=readable))
+    seen = Q(created_by=user.pk)
+    if references.reads_episodes(user):
+        seen |= Q(episode__isnull=False)
+    return jobs.filter(seen)
+
+
+def job_activity(user: AbstractBaseUser) -> Q | None:
+    """The activity rows about jobs that `user` may read, as a filter on the log (None: all):
+    those of the jobs `job_list` shows them. A row keeps its job's episode, so a job on an
+    episode needs no lookup; their own jobs are matched by id."""
+    if is_staff(user):
+        return None
+    if not allowed(user, VIEW_JOB):
+        return Q(pk__in=[])
+    own = Job.objects.filter(created_by=user.pk).values(text_id=UUIDText("id"))
+    seen = Q(resource_id__in=own)
+    if references.reads_episodes(user):
+        seen |= Q(episode_id__isnull=False)
+    return seen
 
 
 def job_types() -> list[registry.JobType]:

@@ -1,7 +1,10 @@
-"""How jobs appear in the activity log: each status change is the action it stands for."""
+"""How jobs appear in the activity log: each status change is the action it stands for, and
+a job's rows are read by whoever may see the job."""
 
+from activity import visibility
 from activity.models import Action
 from activity.tracking import track
+from jobs import selectors
 from jobs.models import Job, JobStatus
 
 _ACTION_FOR_STATUS = {
@@ -46,3 +49,5 @@ def track_jobs() -> None:
             "last_error",
         ),
     )
+    visibility.register("job", rows=selectors.job_activity)
+    visibility.register("job_processor", permission=selectors.VIEW_JOB)

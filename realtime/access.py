@@ -48,6 +48,6 @@ def of(user: AbstractBaseUser) -> Access:
 
 def reread(user_id: int) -> Access:
     """The user's access as the database holds it now, after a change to their roles; nobody's
-    once the user is gone."""
-    user = get_user_model()._default_manager.filter(pk=user_id).first()
+    once the user is deactivated or gone."""
+    user = get_user_model()._default_manager.filter(pk=user_id, is_active=True).first()
     return NOBODY if user is None else of(user)

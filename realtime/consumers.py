@@ -261,7 +261,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         """Read the user's access again, then drop each subscription it no longer allows,
         with an `error` naming the topic. Events are sent by the new access from the moment it
         is read; if it cannot be read, the socket sees nothing more and is closed (the client
-        reconnects, and signs in again)."""
+        reconnects, and signs in again); a deactivated or deleted user's is closed as signed
+        out."""
         async with self.checking:
             subscriber = self.subscriber
             if subscriber is None:
@@ -275,6 +276,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 logger.warning("could not re-read a user's access (%s); closing their socket", exc)
                 subscriber.access = access.NOBODY
                 await self.close(code=ACCESS_UNKNOWN)
+                return
+            if subscriber.access is access.NOBODY:
+                # Deactivated or deleted: signed out, as their next request would be.
+                await self.close(code=UNAUTHENTICATED)
                 return
             if not lost:
                 return

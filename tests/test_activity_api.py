@@ -105,10 +105,10 @@ def test_newest_first(api):
 def test_filters_by_resource_type_and_id(api):
     episode = entry(resource_type="episode", resource_id="a")
     entry(resource_type="episode", resource_id="b")
-    job = entry(resource_type="job", resource_id="a")
+    composition = entry(resource_type="composition", resource_id="a")
 
-    assert ids(api.get(LIST, {"resource_type": "job"})) == [job.id]
-    assert ids(api.get(LIST, {"resource_id": "a"})) == [job.id, episode.id]
+    assert ids(api.get(LIST, {"resource_type": "composition"})) == [composition.id]
+    assert ids(api.get(LIST, {"resource_id": "a"})) == [composition.id, episode.id]
     assert ids(api.get(LIST, {"resource_type": "episode", "resource_id": "a"})) == [episode.id]
 
 

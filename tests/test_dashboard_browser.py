@@ -26,9 +26,17 @@ USERS = {
     "viewer": "viewer-pass-1414",
     "approver": "approver-pass-1732",
     "newcomer": "newcomer-pass-1123",  # no role
+    # A viewer whose roles a test changes while their page is open.
+    "promoted": "promoted-pass-1999",
 }
 STAFF = {"director"}
-ROLE_OF = {"editor": "editor", "writer": "editor", "viewer": "viewer", "approver": "approver"}
+ROLE_OF = {
+    "editor": "editor",
+    "writer": "editor",
+    "viewer": "viewer",
+    "approver": "approver",
+    "promoted": "viewer",
+}
 CREATE_USERS = "\n".join(
     [
         "from django.contrib.auth import get_user_model",
@@ -508,3 +516,26 @@ def test_a_user_with_no_role_is_told_so_instead_of_shown_panels_to_read(browser,
     expect(page.get_by_role("button", name=re.compile("^Notifications"))).to_be_visible()
     context.close()
     assert errors == []
+
+
+def test_a_role_granted_or_revoked_changes_what_the_open_page_offers(open_dashboard, service):
+    episode = service.create_episode("director", unique("Promotion"))
+    page = open_dashboard("promoted", path=f"#episode/{episode['id']}")
+    actions = page.locator("#detail-actions").get_by_role("button")
+    expect(page.locator("#standing")).to_have_text(" (viewer)")
+    expect(actions).to_have_count(0)
+
+    manage(service.database.env, "grant", "approver", "promoted")
+
+    expect(page.locator("#standing")).to_contain_text("approver")
+    expect(actions).to_have_text(["Edit", "Submit for review", "Delete"])
+    service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"title": "Renamed"})
+    expect(page.locator("#detail-title")).to_have_text("Renamed")
+
+    manage(service.database.env, "revoke", "approver", "promoted")
+    manage(service.database.env, "revoke", "viewer", "promoted")
+
+    expect(page.locator("#standing")).to_have_text(" (no role)")
+    expect(page.locator("#no-role")).to_be_visible()
+    for panel in ("#episodes", "#jobs", "#activity"):
+        expect(page.locator(panel)).to_be_hidden()

@@ -259,6 +259,37 @@ async def test_losing_staff_drops_the_jobs_only_staff_may_follow():
     await ws.disconnect()
 
 
+async def test_a_deactivated_users_open_socket_is_closed_as_signed_out():
+    user, token = await make_user("departing", role="approver")
+    ws = await connect(token)
+    await subscribe(ws, ["episodes"])
+
+    user.is_active = False
+    await database_sync_to_async(user.save)()
+    told = await receive(ws, timeout=1)
+    closed = await ws.receive_output(timeout=1)
+
+    assert (told["event"], told["data"]["user"]["role"]) == ("user_revoked", "active")
+    assert closed == {"type": "websocket.close", "code": 4401}
+    revoked = await database_sync_to_async(
+        ActivityLog.objects.filter(resource_type="user", resource_id=str(user.pk)).get
+    )()
+    assert (revoked.action, revoked.changes) == ("revoke", {"role": ["active", None]})
+
+
+async def test_a_deleted_users_open_socket_is_closed_as_signed_out():
+    user, token = await make_user("removed", role="viewer")
+    ws = await connect(token)
+    await subscribe(ws, ["episodes"])
+
+    await database_sync_to_async(user.delete)()
+    told = await receive(ws, timeout=1)
+    closed = await ws.receive_output(timeout=1)
+
+    assert (told["event"], told["data"]["user"]["role"]) == ("user_revoked", "active")
+    assert closed == {"type": "websocket.close", "code": 4401}
+
+
 async def test_another_users_role_change_leaves_a_socket_alone():
     _, token = await make_user("unmoved", role="viewer")
     await make_user("moved", role="viewer")

@@ -11,6 +11,7 @@ from functools import cached_property
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -538,3 +539,85 @@ def test_jobs_list_shows_ones_own_and_those_on_readable_episodes():
 
     assert {job["id"] for job in listed} == {str(pk) for pk in visible}
     assert len(everything) == 3
+
+
+def test_jobs_on_a_soft_deleted_episode_stay_visible_to_episode_readers():
+    """As on the event stream: a job is part of its episode's history, deleted or not."""
+    world = World(make_user("actor", "viewer"))
+    on_deleted = job(world.owner, world.deleted_episode)
+
+    listed = bearer_client(world.actor).get(f"{API}/jobs/").json()["results"]
+    shown = bearer_client(world.actor).get(f"{API}/jobs/{on_deleted.pk}/")
+
+    assert [row["id"] for row in listed] == [str(on_deleted.pk)]
+    assert shown.status_code == 200
+
+
+def logged_resources(client, url: str = f"{API}/activities/") -> set[tuple[str, str]]:
+    rows = client.get(url, {"page_size": 200}).json()["results"]
+    return {(row["resource_type"], row["resource_id"]) for row in rows}
+
+
+def test_the_activity_log_shows_only_rows_of_jobs_the_reader_may_see():
+    world = World(make_user("actor", "viewer"))
+    jobs = {
+        "on an episode": world.job,
+        "on a deleted episode": job(world.owner, world.deleted_episode),
+        "own": world.own_job,
+        "someone else's": world.unattached_job,
+    }
+
+    seen = logged_resources(bearer_client(world.actor))
+    everything = logged_resources(bearer_client(make_user("boss", "staff")))
+
+    shown = {name for name, made in jobs.items() if ("job", str(made.pk)) in seen}
+    assert shown == {"on an episode", "on a deleted episode", "own"}
+    assert {("job", str(made.pk)) for made in jobs.values()} <= everything
+
+
+def test_one_activity_row_of_a_job_the_reader_may_not_see_is_a_404():
+    world = World(make_user("actor", "viewer"))
+    hidden = ActivityLog.objects.get(resource_type="job", resource_id=str(world.unattached_job.pk))
+    own = ActivityLog.objects.get(resource_type="job", resource_id=str(world.own_job.pk))
+    client = bearer_client(world.actor)
+
+    assert client.get(f"{API}/activities/{hidden.pk}/").status_code == 404
+    assert client.get(f"{API}/activities/{own.pk}/").status_code == 200
+
+
+def test_activity_rows_of_a_kind_the_reader_may_not_view_are_left_out():
+    """A custom group that may read the log and episodes, but not their files."""
+    reader = make_user("reader", "none")
+    group = Group.objects.create(name="log readers")
+    group.permissions.set(
+        Permission.objects.filter(
+            codename__in=["view_activitylog", "view_episode"],
+            content_type__app_label__in=["activity", "episodes"],
+        )
+    )
+    reader.groups.add(group)
+    world = World(reader)
+    world.file  # noqa: B018 - uploaded to the episode, so logged
+
+    listed = logged_resources(bearer_client(reader))
+    history = logged_resources(
+        bearer_client(reader), f"{API}/episodes/{world.episode.pk}/activity/"
+    )
+
+    for rows in (listed, history):
+        assert ("episode", str(world.episode.pk)) in rows
+        assert ("file", str(world.file.pk)) not in rows
+
+
+def test_role_changes_in_the_log_are_read_by_the_user_concerned_and_staff():
+    granted = make_user("granted", "viewer")
+    other = make_user("other", "viewer")
+    boss = make_user("boss", "staff")
+    granted.groups.add(Group.objects.get(name="editor"))
+
+    def role_rows(reader) -> set[str]:
+        return {ident for kind, ident in logged_resources(bearer_client(reader)) if kind == "user"}
+
+    assert role_rows(granted) == {str(granted.pk)}
+    assert role_rows(other) == set()
+    assert role_rows(boss) == {str(granted.pk)}

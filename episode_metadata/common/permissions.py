@@ -25,18 +25,19 @@ class StaffBackend(BaseBackend):
     backend that authenticates nobody and grants every permission to active staff."""
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
-        return _active_staff(user_obj)
+        return is_staff(user_obj)
 
     async def ahas_perm(self, user_obj, perm: str, obj=None) -> bool:
         # BaseBackend's would look for `perm` among the permissions held, and staff hold none.
-        return _active_staff(user_obj)
+        return is_staff(user_obj)
 
     def has_module_perms(self, user_obj, app_label: str) -> bool:
         """The admin shows an app only to those who may do something in it."""
-        return _active_staff(user_obj)
+        return is_staff(user_obj)
 
 
-def _active_staff(user) -> bool:
+def is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Active staff see and may do everything."""
     return bool(user.is_active and user.is_staff)
 
 

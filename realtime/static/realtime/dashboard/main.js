@@ -55,11 +55,23 @@ async function reloadAll() {
   for (const panel of panels) panel.reload();
 }
 
+// The user's own roles changed (docs/realtime.md): what the page offers and shows follows at
+// once. The service has already dropped the topics a revoke took away; after a grant, the
+// page asks again for those it follows, which the service may now allow.
+const ROLE_CHANGES = new Set(["user_granted", "user_revoked"]);
+async function rolesChanged(event) {
+  await reloadAll();
+  if (event === "user_granted") live.subscribe(live.topics());
+}
+
 const live = new LiveConnection({
   url: `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}/ws/events/`,
   topics: () => ["episodes", "jobs", ...detail.topics()],
   onState: (state) => showConnectionState(connectionState, state),
-  onEvent: (frame) => batcher.push(frame),
+  onEvent: (frame) => {
+    if (ROLE_CHANGES.has(frame.event)) rolesChanged(frame.event);
+    batcher.push(frame);
+  },
   onSubscribed: (data) => detail.viewersFromAck(data),
   onFresh: reloadAll,
   onResync: reloadAll,
