@@ -3,16 +3,19 @@
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "episode_metadata.settings")
-
-django_asgi_app = get_asgi_application()
+# As get_asgi_application() does: the script prefix comes from each request.
+django.setup(set_prefix=False)
 
 # These imports need Django set up first.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from episode_metadata.common.http_handler import SyncRequestHandler  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+django_asgi_app = SyncRequestHandler()
 
 application = ProtocolTypeRouter(
     {

@@ -5,6 +5,8 @@ and nothing louder than a WARNING in the server's log."""
 import http.client
 import json
 import secrets
+import socket
+import time
 from contextlib import closing
 
 import pytest
@@ -64,3 +66,42 @@ def test_the_server_logs_no_error_for_any_of_them(served):
 
     assert "WARNING" in log_levels(served[2])
     assert log_levels(served[2]) <= {"INFO", "WARNING"}
+
+
+def leave_after_sending(served, body: bytes, *, send: int | None = None) -> None:
+    """A client that sends a POST (all of it, or its first `send` bytes) and goes away
+    without reading the answer."""
+    server, token, _ = served
+    head = (
+        f"POST /api/v1/episodes/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.sendall((head + body)[: None if send is None else len(head) + send])
+
+
+def test_clients_that_go_away_mid_request_leave_no_error_and_lose_no_write(served):
+    server, token, log = served
+    titles = [f"Abandoned {secrets.token_hex(4)}" for _ in range(30)]
+    for title in titles:
+        leave_after_sending(served, json.dumps({"title": title}).encode())
+    leave_after_sending(served, b'{"title": "' + b"x" * (1 * MB) + b'"}', send=100_000)
+
+    def created() -> set[str]:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        with closing(connection):
+            connection.request(
+                "GET",
+                "/api/v1/episodes/?search=Abandoned&page_size=100",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            return {row["title"] for row in json.loads(connection.getresponse().read())["results"]}
+
+    deadline = time.monotonic() + 20
+    while created() != set(titles) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert created() == set(titles)
+    lines = log.read_text()
+    assert "Traceback" not in lines
+    assert log_levels(log) <= {"INFO", "WARNING"}

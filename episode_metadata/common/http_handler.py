@@ -1,0 +1,71 @@
+"""Django's HTTP requests under ASGI, each in one trip to a worker thread.
+
+Every view and middleware of the service is synchronous. Django's own ASGI handler runs such
+a request in many steps: each `MiddlewareMixin` hook and each signal goes through
+`sync_to_async` on its own (15 trips to a thread for a `/health`), every request starts a
+thread of its own (`ThreadSensitiveContext`), and a client that goes away mid-request has the
+request's task cancelled and its body closed under the view still reading it (an "I/O
+operation on closed file" 500, with a traceback, for a request nobody waits for).
+
+Here the request runs as a WSGI server would run it: `request_started`, the middleware chain
+built for sync use, the view, and (for a response that is not streamed) the closing that sends
+`request_finished`, all in one call on a pooled thread. The event loop reads the body before
+and sends the response after; a client that leaves meanwhile is simply not answered.
+"""
+
+from asgiref.sync import sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
+
+
+class SyncRequestHandler(ASGIHandler):
+    def __init__(self) -> None:
+        base.BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=False)(scope, body_file)
+        except BaseException:
+            body_file.close()
+            raise
+        if not response.streaming:
+            await self.send_response(response, send)
+            return
+        try:
+            await self.send_response(response, send)
+        finally:
+            await sync_to_async(_finish, thread_sensitive=False)(response, body_file)
+
+    def _respond(self, scope: dict, body_file) -> HttpResponseBase:
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                # The server chunks what it sends; bigger reads mean fewer trips.
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            _finish(response, body_file)
+        return response
+
+
+def _finish(response: HttpResponseBase, body_file) -> None:
+    """Close the response (which sends `request_finished`, and returns the database
+    connection) and the request's body."""
+    try:
+        response.close()
+    finally:
+        body_file.close()
