@@ -6,12 +6,13 @@ from django.db.models import QuerySet
 
 from activity import visibility
 from activity.models import ActivityLog
+from episode_metadata.common.user_serializers import with_user_summaries
 
 
 def activity_list(reader: AbstractBaseUser | None) -> QuerySet[ActivityLog]:
     """The rows `reader` may read (`visibility`), with the actor joined: every row shows who
     acted. No reader is the service itself or an operator's command: every row."""
-    rows = ActivityLog.objects.select_related("actor")
+    rows = with_user_summaries(ActivityLog.objects.all(), "actor")
     readable = None if reader is None else visibility.readable_rows(reader)
     return rows if readable is None else rows.filter(readable)
 

@@ -165,9 +165,13 @@ LOGIN_URL = "/api-auth/login/"
 # any addresses, lock that address or username out until a cool-off passes with no attempt.
 AUTHENTICATION_BACKENDS = [
     "episode_metadata.auth.lockout.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
-    # Permissions only: staff may do everything (episodes/roles.py has the roles).
+    # Permissions only: staff may do everything (episodes/roles.py has the roles), and are
+    # answered without a query.
     "episode_metadata.common.permissions.StaffBackend",
+    # Permissions only: everyone else's in one query, before ModelBackend (which signs users
+    # in and finds them read).
+    "episode_metadata.common.permissions.PermissionsBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "episode_metadata.auth.lockout.LockoutHandler"
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
@@ -260,7 +264,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "episode_metadata.common.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["episode_metadata.common.filters.FilterBackend"],
     # DRF's JSON parser overflows Python's stack on deep nesting; ours refuses it first.
     # JSON only: a form cannot say null, nor nest, so the schema's bodies are JSON; the
     # upload endpoint names its multipart parser itself.

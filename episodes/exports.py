@@ -6,7 +6,6 @@ storage only once every episode is written, so a cancelled export leaves nothing
 """
 
 import csv
-import functools
 import io
 import json
 import shutil
@@ -24,11 +23,11 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django_filters.utils import translate_validation
-from django_filters.widgets import SuffixedMultiWidget
 from rest_framework.exceptions import ValidationError
 
 from activity import selectors as activity_selectors
 from episode_metadata.common import context
+from episode_metadata.common.filters import query_names
 from episodes import selectors
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -61,25 +60,12 @@ def matching_episodes(
     return filterset.qs
 
 
-@functools.cache
-def _filter_names() -> frozenset[str]:
-    """The query parameters the episode filters read: a range reads `<name>_after/_before`."""
-    names = set()
-    for name, field in EpisodeFilter().form.fields.items():
-        widget = field.widget
-        if isinstance(widget, SuffixedMultiWidget):
-            names.update(widget.suffixed(name, suffix) for suffix in widget.suffixes)
-        else:
-            names.add(name)
-    return frozenset(names)
-
-
 def _filter_shape_errors(filters: Mapping[str, Any]) -> dict[str, list[str]]:
-    known = ", ".join(sorted(_filter_names()))
+    known = ", ".join(sorted(query_names(EpisodeFilter)))
     errors = {}
     for name, value in filters.items():
         values = value if isinstance(value, list) else [value]
-        if name not in _filter_names():
+        if name not in query_names(EpisodeFilter):
             errors[name] = [f"Unknown filter. Filters are: {known}."]
         elif not all(isinstance(item, str | int | float) for item in values):
             errors[name] = ["Must be a string, a number or a list of them."]

@@ -1,11 +1,12 @@
 from django.db.models import Count, QuerySet
 
+from episode_metadata.common.user_serializers import with_user_summaries
 from episodes.models import Episode, EpisodeStatus
 
 
 def episode_list(*, include_deleted: bool = False) -> QuerySet[Episode]:
     """Episodes as the API shows them: soft-deleted ones only when asked for."""
-    queryset = Episode.objects.select_related("created_by", "updated_by")
+    queryset = with_user_summaries(Episode.objects.all(), "created_by", "updated_by")
     if not include_deleted:
         queryset = queryset.filter(deleted_at__isnull=True)
     return queryset

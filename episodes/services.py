@@ -25,10 +25,13 @@ def _check_number_free(episode: Episode) -> None:
 
 
 def _save(episode: Episode) -> Episode:
-    """Save, turning the database's own uniqueness verdict (a lost race) into a 400."""
+    """Save, turning the database's own uniqueness verdict (a lost race) into a 400.
+
+    Only within a service's own atomic block, which the 400 leaves: rolled back alone (a
+    savepoint, inside a caller's transaction), it leaves that transaction usable, and a block
+    of its own here would cost two more round trips a save."""
     try:
-        with transaction.atomic():
-            episode.save()
+        episode.save()
     except IntegrityError as exc:
         # The only unique constraint an insert or update can break here is the number pair.
         if "unique" in str(exc).lower():

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from episode_metadata.common.db_functions import UUIDText
 from episode_metadata.common.permissions import allowed, is_staff
+from episode_metadata.common.user_serializers import with_user_summaries
 from jobs import references, registry
 from jobs.models import WAITING, Job, JobStatus, Worker
 
@@ -22,7 +23,7 @@ def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
     Staff see every job; anyone else with the permission to view jobs sees those they created
     and, if they may read episodes (the episodes app names that permission), every job on an
     episode; without the permission to view jobs, none."""
-    jobs = Job.objects.select_related("created_by")
+    jobs = with_user_summaries(Job.objects.all(), "created_by")
     if is_staff(user):
         return jobs
     if not allowed(user, VIEW_JOB):

@@ -1,4 +1,5 @@
-"""rotate_tokens: revoking API tokens of one user, of everyone, or the old ones."""
+"""rotate_tokens: revoking API tokens of one user, of everyone, the old ones or the expired
+ones; and what becomes of expired tokens otherwise."""
 
 from datetime import timedelta
 from io import StringIO
@@ -10,6 +11,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from episode_metadata.auth import selectors, services
+from episode_metadata.common.authentication import BearerTokenAuthentication
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +24,11 @@ def people(django_user_model):
     }
 
 
-def token(user, *, days_old: int = 0) -> str:
+def token(user, *, days_old: int = 0, expired: bool = False) -> str:
     instance, raw = AuthToken.objects.create(user=user)
     created = timezone.now() - timedelta(days=days_old)
-    AuthToken.objects.filter(pk=instance.pk).update(created=created)
+    expiry = timezone.now() - timedelta(seconds=1) if expired else instance.expiry
+    AuthToken.objects.filter(pk=instance.pk).update(created=created, expiry=expiry)
     return raw
 
 
@@ -102,10 +105,54 @@ def test_goes_in_batches_reporting_each(people):
 def test_must_be_told_whose_tokens(people):
     token(people["alice"])
 
-    with pytest.raises(CommandError, match="--user, --all or --older-than"):
+    with pytest.raises(CommandError, match="--user, --all, --older-than or --expired"):
         run()
     with pytest.raises(CommandError, match="no user 'carol'"):
         run("--user", "carol")
     with pytest.raises(CommandError):
         run("--user", "alice", "--all")
     assert AuthToken.objects.count() == 1
+
+
+def test_revokes_expired_tokens_and_keeps_live_ones(people):
+    token(people["alice"], expired=True)
+    token(people["bob"], expired=True)
+    live = token(people["alice"])
+
+    assert "Revoked 2 API tokens." in run("--expired")
+    assert AuthToken.objects.count() == 1
+    assert works(live)
+
+
+def test_an_expired_token_is_refused_and_kept_until_revoked(people):
+    expired = token(people["alice"], expired=True)
+
+    assert not works(expired)
+    assert AuthToken.objects.filter(user=people["alice"]).count() == 1
+
+
+def test_a_request_reads_only_the_token_it_presents(people, django_assert_num_queries):
+    """Other tokens of the user, expired ones too, cost nothing and stay where they are."""
+    for _ in range(3):
+        token(people["alice"], expired=True)
+    live = token(people["alice"])
+
+    with django_assert_num_queries(1):
+        user, _ = BearerTokenAuthentication().authenticate_credentials(live.encode())
+
+    assert user == people["alice"]
+    assert AuthToken.objects.filter(user=people["alice"]).count() == 4
+
+
+def test_logging_in_clears_the_users_expired_tokens(people):
+    token(people["alice"], expired=True)
+    kept = token(people["bob"], expired=True)
+
+    response = APIClient().post(
+        "/api/v1/auth/login", {"username": "alice", "password": "x" * 12}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert AuthToken.objects.filter(user=people["alice"]).count() == 1
+    assert not works(kept)
+    assert AuthToken.objects.filter(user=people["bob"]).count() == 1

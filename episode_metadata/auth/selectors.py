@@ -17,14 +17,20 @@ def user_exists(username: str) -> bool:
 
 
 def tokens(
-    *, username: str | None = None, created_before: datetime | None = None
+    *,
+    username: str | None = None,
+    created_before: datetime | None = None,
+    expired_by: datetime | None = None,
 ) -> QuerySet[AuthToken]:
-    """Every user's tokens, or one user's, optionally only those created before a time."""
+    """Every user's tokens, or one user's, optionally only those created before a time or
+    those expired by one."""
     found = AuthToken.objects.all()
     if username is not None:
         found = found.filter(user__username=username)
     if created_before is not None:
         found = found.filter(created__lt=created_before)
+    if expired_by is not None:
+        found = found.filter(expiry__lt=expired_by)
     return found
 
 

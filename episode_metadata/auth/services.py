@@ -35,6 +35,8 @@ def log_in(request: Request, *, username: str, password: str) -> tuple[str, User
     if user is None:
         raise exceptions.AuthenticationFailed("Invalid username or password.")
     _, token = AuthToken.objects.create(user=user)
+    # Requests read only the token they present; a login clears the user's expired ones.
+    AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     user_logged_in.send(sender=user.__class__, request=request, user=user)
     logger.info("login succeeded for %r from %s", username, lockout.client_address(request))
     return token, user

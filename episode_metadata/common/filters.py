@@ -2,16 +2,20 @@
 
 Numbers and date-times take only values every database takes: a value beyond a column's
 range is a 400 naming the filter, not an error from deep in a database driver. Statuses
-come either repeated or comma-separated, and an ordering keeps pages stable.
+come either repeated or comma-separated, and an ordering keeps pages stable. A list that
+names no filter is not filtered at all.
 """
 
 import datetime
+import functools
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters import fields
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.widgets import SuffixedMultiWidget
 
 MIN_BIGINT = -(2**63)
 MAX_BIGINT = 2**63 - 1
@@ -90,3 +94,30 @@ class StableOrderingFilter(django_filters.OrderingFilter):
             # A unique tie-breaker keeps pages stable when many rows share a sort value.
             qs = qs.order_by(*qs.query.order_by, "-created_at", "id")
         return qs
+
+
+@functools.cache
+def query_names(filterset_class: type[django_filters.FilterSet]) -> frozenset[str]:
+    """The query parameters a filter set reads: a range reads `<name>_after` and `_before`."""
+    names = set()
+    for name, field in filterset_class().form.fields.items():
+        widget = field.widget
+        if isinstance(widget, SuffixedMultiWidget):
+            names.update(widget.suffixed(name, suffix) for suffix in widget.suffixes)
+        else:
+            names.add(name)
+    return frozenset(names)
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, for the requests that name one of the filters.
+
+    Building and validating a filter set's form costs about 2 ms a list whether or not it
+    filters anything, and most lists (a dashboard's, a client paging through) filter nothing.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or query_names(filterset_class).isdisjoint(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -2,8 +2,9 @@
 everything. Every door (REST, WebSocket, admin, dashboard) asks `User.has_perm`, through
 `allowed` here."""
 
-from django.contrib.auth.backends import BaseBackend
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permission
+from django.db.models import Q, QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -20,20 +21,59 @@ METHOD_ACTIONS = {
 }
 
 
-class StaffBackend(BaseBackend):
-    """Staff may do everything, in the admin too (superusers already may): an authentication
-    backend that authenticates nobody and grants every permission to active staff."""
+class PermissionsOnlyBackend:
+    """A backend that answers questions about permissions and nothing else: it signs nobody
+    in and loads no user, so Django never takes it for the one that logged a user in."""
+
+    def authenticate(self, request, **credentials) -> None:
+        return None
+
+
+class StaffBackend(PermissionsOnlyBackend):
+    """Staff may do everything, in the admin too (superusers already may): every permission
+    to active staff, without a query."""
 
     def has_perm(self, user_obj, perm: str, obj=None) -> bool:
         return is_staff(user_obj)
 
     async def ahas_perm(self, user_obj, perm: str, obj=None) -> bool:
-        # BaseBackend's would look for `perm` among the permissions held, and staff hold none.
         return is_staff(user_obj)
 
     def has_module_perms(self, user_obj, app_label: str) -> bool:
         """The admin shows an app only to those who may do something in it."""
         return is_staff(user_obj)
+
+
+class PermissionsBackend(PermissionsOnlyBackend):
+    """The permissions a user holds, their own and their groups', read in one query where
+    Django's ModelBackend makes one each (every request asks about one).
+
+    Listed before ModelBackend, it fills ModelBackend's own cache of them (`_perm_cache`), so
+    ModelBackend, which still signs users in, asks nothing more."""
+
+    def get_all_permissions(self, user_obj, obj=None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if not hasattr(user_obj, "_perm_cache"):
+            rows = _held(user_obj).values_list("content_type__app_label", "codename")
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
+        return user_obj._perm_cache
+
+    async def aget_all_permissions(self, user_obj, obj=None) -> set[str]:
+        return await sync_to_async(self.get_all_permissions)(user_obj, obj)
+
+    def has_perm(self, user_obj, perm: str, obj=None) -> bool:
+        return perm in self.get_all_permissions(user_obj, obj)
+
+    async def ahas_perm(self, user_obj, perm: str, obj=None) -> bool:
+        return perm in await self.aget_all_permissions(user_obj, obj)
+
+
+def _held(user) -> QuerySet[Permission]:
+    if user.is_superuser:
+        return Permission.objects.all()
+    own = Permission.objects.filter(user=user).values("pk")
+    return Permission.objects.filter(Q(pk__in=own) | Q(group__user=user)).distinct()
 
 
 def is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:

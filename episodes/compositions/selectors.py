@@ -5,21 +5,19 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from episode_metadata.common.user_serializers import with_user_summaries
 from episodes.models import Composition, CompositionVersion, Episode, EpisodeFile
 
 
 def composition_list() -> QuerySet[Composition]:
     """Compositions of live episodes: a deleted episode takes its compositions out of view.
     Newest first, the id breaking ties so that pages never overlap."""
-    return (
-        Composition.objects.filter(episode__deleted_at__isnull=True)
-        .select_related("created_by")
-        .order_by("-created_at", "id")
-    )
+    live = Composition.objects.filter(episode__deleted_at__isnull=True)
+    return with_user_summaries(live, "created_by").order_by("-created_at", "id")
 
 
 def version_list(*, composition: Composition) -> QuerySet[CompositionVersion]:
-    return composition.versions.select_related("created_by").order_by("-version")
+    return with_user_summaries(composition.versions.all(), "created_by").order_by("-version")
 
 
 def version_snapshot(*, composition: Composition, version: int) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from episode_metadata.auth import selectors, services
 from episode_metadata.common.command_arguments import days_ago, positive_int
@@ -6,8 +7,10 @@ from episode_metadata.common.command_arguments import days_ago, positive_int
 
 class Command(BaseCommand):
     help = (
-        "Revoke API tokens, in batches: one user's, everyone's, or those created more than a "
-        "number of days ago. Their clients must log in again; browser sessions are untouched."
+        "Revoke API tokens, in batches: one user's, everyone's, those created more than a "
+        "number of days ago, or those that have expired (housekeeping: expired tokens are "
+        "refused, but kept until deleted). Their clients must log in again; browser sessions "
+        "are untouched."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,18 +24,33 @@ class Command(BaseCommand):
             help="Only tokens created more than DAYS days ago (of --user, or of everyone).",
         )
         parser.add_argument(
+            "--expired",
+            action="store_true",
+            help="Only tokens that have expired (of --user, or of everyone).",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="Report what would be revoked; revoke nothing."
         )
 
     def handle(
-        self, *args, user: str | None, older_than: int | None, dry_run: bool, **options
+        self,
+        *args,
+        user: str | None,
+        older_than: int | None,
+        expired: bool,
+        dry_run: bool,
+        **options,
     ) -> None:
-        if not (user or options["all"] or older_than):
-            raise CommandError("Say whose tokens to revoke: --user, --all or --older-than.")
+        if not (user or options["all"] or older_than or expired):
+            raise CommandError(
+                "Say whose tokens to revoke: --user, --all, --older-than or --expired."
+            )
         if user and not selectors.user_exists(user):
             raise CommandError(f"There is no user {user!r}.")
         before = days_ago(older_than) if older_than else None
-        tokens = selectors.tokens(username=user, created_before=before)
+        tokens = selectors.tokens(
+            username=user, created_before=before, expired_by=timezone.now() if expired else None
+        )
         if dry_run:
             self.stdout.write(f"Would revoke {tokens.count()} API tokens.")
             return
