@@ -1,4 +1,4 @@
-"""The two places that lean on libraries' non-public parts, held to the releases they were
+"""The places that lean on libraries' non-public parts, held to the releases they were
 written for, and their fallbacks when another release is installed.
 
 A failure of a `written_for` test means a pinned library changed: read the module named in
@@ -15,8 +15,11 @@ import pytest
 import uvicorn
 from asgiref.sync import async_to_sync
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from websockets.asyncio.client import connect
 
+from episode_metadata.common.permissions import PermissionsBackend
 from realtime import broadcast, hub, wake_ups, websocket_protocol
 from tests.service_process import free_port
 
@@ -194,3 +197,24 @@ def test_the_fallback_is_chosen_and_said_when_channels_redis_is_another_release(
     finally:
         wake_ups.direct.cache_clear()
     assert "wake-ups go through the channel layer's group_send" in caplog.text
+
+
+# Django: episode_metadata/common/permissions.py fills ModelBackend's `_perm_cache`.
+
+
+@pytest.mark.django_db
+def test_a_users_permissions_are_read_in_one_query(django_user_model, django_assert_num_queries):
+    user = django_user_model.objects.create_user("mixed")
+    user.user_permissions.add(Permission.objects.get(codename="add_episode"))
+    user.groups.create(name="readers").permissions.add(Permission.objects.get(codename="view_job"))
+    expected = {"episodes.add_episode", "jobs.view_job"}
+
+    with django_assert_num_queries(1):
+        held = PermissionsBackend().get_all_permissions(user)
+        # ModelBackend, which every check also asks, finds them read.
+        assert ModelBackend().get_all_permissions(user) == expected
+        assert user.has_perm("episodes.add_episode") and user.has_perm("jobs.view_job")
+        assert not user.has_perm("episodes.publish_episode")
+
+    assert held == expected
+    assert user.get_all_permissions() == expected

@@ -6,11 +6,9 @@ not count)."""
 import re
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from episode_metadata.common.permissions import PermissionsBackend
 from episodes import services
 from jobs import registry
 from jobs import services as job_services
@@ -104,18 +102,3 @@ def test_the_activity_log_reads_one_page(api, episodes):
     count, _ = queries(lambda: api.get(f"{API}/activities/"))
 
     assert count == AUTH + 1
-
-
-def test_a_users_permissions_are_read_in_one_query(django_user_model, django_assert_num_queries):
-    user = django_user_model.objects.create_user("mixed")
-    user.user_permissions.add(Permission.objects.get(codename="add_episode"))
-    user.groups.create(name="readers").permissions.add(Permission.objects.get(codename="view_job"))
-    expected = {"episodes.add_episode", "jobs.view_job"}
-
-    with django_assert_num_queries(1):
-        held = PermissionsBackend().get_all_permissions(user)
-        assert user.has_perm("episodes.add_episode") and user.has_perm("jobs.view_job")
-        assert not user.has_perm("episodes.publish_episode")
-
-    assert held == expected
-    assert user.get_all_permissions() == expected
