@@ -33,14 +33,14 @@ def costs() -> list[str]:
     )
     heartbeats = _time(lambda i: presence.refresh(connection=connections[i % VIEWERS]), ROUNDS)
     reads = _time(
-        lambda i: presence.record_view(episode_id=episode.pk, user_id=users[i % VIEWERS].pk),
+        lambda i: presence.read_by(episode_id=episode.pk, user_id=users[i % VIEWERS].pk),
         ROUNDS,
     )
     lists = _time(lambda i: presence_selectors.episode_viewers(episode_id=episode.pk), 200)
     return [
         f"presence, {VIEWERS} viewers of one episode: heartbeat {_summary(heartbeats)}; "
         f"join {_summary(joins)}",
-        f"  REST read renewing a viewer {_summary(reads)}; viewer list {_summary(lists)}",
+        f"  REST read by a viewer, with the others {_summary(reads)}; viewer list {_summary(lists)}",
         f"  one core: {1000 / statistics.mean(heartbeats):,.0f} heartbeats/s "
         f"(10,000 viewers pinging every 30 s need 333/s)",
     ]

@@ -85,11 +85,7 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         """Reading an episode makes the reader one of its viewers for a while; the answer
         names the others, so that people editing it know of each other."""
         episode = self.get_object()
-        presence.record_view(episode_id=episode.pk, user_id=request.user.pk)
-        others = presence_selectors.episode_viewers(
-            episode_id=episode.pk, exclude_user_id=request.user.pk
-        )
-        episode.viewers = others
+        episode.viewers = presence.read_by(episode_id=episode.pk, user_id=request.user.pk)
         return Response(
             EpisodeDetailSerializer(episode, context=self.get_serializer_context()).data
         )

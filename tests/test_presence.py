@@ -344,6 +344,36 @@ def test_expired_rows_leave_the_lists_before_any_sweep_and_depart_once(user, dja
     assert presence.refresh(connection="a", now=start + 2 * ttl) == 0
 
 
+def test_reading_again_soon_writes_nothing_and_later_renews(user, django_user_model):
+    other = with_role(
+        django_user_model.objects.create_user(username="other", password="pw-12345-long"), "viewer"
+    )
+    episode = services.create_episode(user=user, data={"title": "Pilot"})
+    start = timezone.now()
+    ttl = timedelta(seconds=presence.TTL_SECONDS)
+    renew_after = timedelta(seconds=presence.RENEW_AFTER_SECONDS)
+
+    def read(who, after: timedelta) -> list[str]:
+        return [
+            v.username
+            for v in presence.read_by(episode_id=episode.pk, user_id=who.pk, now=start + after)
+        ]
+
+    def expiry():
+        return Presence.objects.get(user=user, connection=presence.HTTP).expires_at
+
+    assert read(other, timedelta(0)) == []
+    assert read(user, timedelta(0)) == ["other"]
+    first = expiry()
+    assert read(user, renew_after / 2) == ["other"]
+    assert expiry() == first
+    assert read(user, renew_after * 2) == ["other"]
+    assert expiry() == start + renew_after * 2 + ttl
+    assert read(other, renew_after * 2 + ttl * 2) == []  # everyone's viewing lapsed
+    assert read(user, renew_after * 2 + ttl * 2) == ["other"]
+    assert expiry() == start + renew_after * 2 + ttl * 3
+
+
 def test_a_departure_also_clears_the_users_expired_rows(user):
     episode = services.create_episode(user=user, data={"title": "Pilot"})
     start = timezone.now()

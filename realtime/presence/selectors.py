@@ -10,10 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from realtime.models import Presence
+
+# The connection of a user's reads over REST: one row per user and episode.
+HTTP = "http"
 
 
 @dataclass(frozen=True)
@@ -27,23 +30,36 @@ class Viewer:
         return {"id": self.id, "username": self.username, "since": self.since.isoformat()}
 
 
-def episode_viewers(
-    *,
-    episode_id: uuid.UUID | str,
-    now: datetime | None = None,
-    exclude_user_id: int | None = None,
-) -> list[Viewer]:
+def episode_viewers(*, episode_id: uuid.UUID | str, now: datetime | None = None) -> list[Viewer]:
     """One entry per user however many sockets and reads they view the episode with,
     longest viewing first."""
     rows = Presence.objects.filter(episode_id=episode_id, expires_at__gt=now or timezone.now())
-    if exclude_user_id is not None:
-        rows = rows.exclude(user_id=exclude_user_id)
     rows = (
         rows.values("user_id", "user__username")
         .annotate(since=Min("since"))
         .order_by("since", "user_id")
     )
     return [Viewer(row["user_id"], row["user__username"], row["since"]) for row in rows]
+
+
+def viewers_and_own_read(
+    *, episode_id: uuid.UUID | str, user_id: int, now: datetime
+) -> tuple[list[Viewer], datetime | None]:
+    """The episode's viewers other than `user_id`, and until when `user_id`'s reads over REST
+    keep them a viewer (None: they do not), in one query."""
+    rows = (
+        Presence.objects.filter(episode_id=episode_id, expires_at__gt=now)
+        .values("user_id", "user__username")
+        .annotate(since=Min("since"), read_until=Max("expires_at", filter=Q(connection=HTTP)))
+        .order_by("since", "user_id")
+    )
+    others, read_until = [], None
+    for row in rows:
+        if row["user_id"] == user_id:
+            read_until = row["read_until"]
+        else:
+            others.append(Viewer(row["user_id"], row["user__username"], row["since"]))
+    return others, read_until
 
 
 def is_viewing(*, episode_id: uuid.UUID | str, user_id: int, now: datetime) -> bool:

@@ -41,8 +41,10 @@ TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 75.0)
 # A departure nobody reported is announced at most TTL + SWEEP_SECONDS after the last ping.
 SWEEP_SECONDS = TTL_SECONDS / 5
 SWEEP_BATCH = 500
-# The connection of a user's reads over REST: one row per user and episode.
-HTTP = "http"
+HTTP = selectors.HTTP
+# A reader's viewing is renewed by a read once it is this old: reading again sooner costs
+# no write, and the reader stays a viewer at least TTL minus this after their last read.
+RENEW_AFTER_SECONDS = TTL_SECONDS / 5
 EVENT = "presence_changed"
 
 
@@ -77,18 +79,39 @@ def refresh(*, connection: str, now: datetime | None = None) -> int:
     )
 
 
-def record_view(*, episode_id: uuid.UUID | str, user_id: int, now: datetime | None = None) -> None:
-    """A read over REST makes the user a viewer for a while; reading again while still one
-    costs one UPDATE. Never raises."""
+def read_by(
+    *, episode_id: uuid.UUID | str, user_id: int, now: datetime | None = None
+) -> list[selectors.Viewer]:
+    """A read over REST: the reader becomes a viewer for a while, and learns who else views
+    the episode. One query when they read it again soon. Never raises: without the viewers,
+    there are none to name; without the write, the others are named all the same."""
     now = now or timezone.now()
     try:
-        renewed = Presence.objects.filter(
-            connection=HTTP, episode_id=episode_id, user_id=user_id, expires_at__gt=now
-        ).update(expires_at=now + timedelta(seconds=TTL_SECONDS))
-        if not renewed:
+        others, read_until = selectors.viewers_and_own_read(
+            episode_id=episode_id, user_id=user_id, now=now
+        )
+    except Exception:
+        _failed("listing viewers")
+        return []
+    renewed = now + timedelta(seconds=TTL_SECONDS)
+    try:
+        if read_until is None:
             record(episode_id=episode_id, user_id=user_id, connection=HTTP, now=now)
+        elif read_until < renewed - timedelta(seconds=RENEW_AFTER_SECONDS):
+            _renew_read(episode_id, user_id, now, renewed)
     except Exception:
         _failed("recording a view")
+    return others
+
+
+def _renew_read(episode_id: uuid.UUID | str, user_id: int, now: datetime, until: datetime) -> None:
+    """Push the read's expiry forward; if it lapsed meanwhile, record it again, so that the
+    return is announced."""
+    renewed = Presence.objects.filter(
+        connection=HTTP, episode_id=episode_id, user_id=user_id, expires_at__gt=now
+    ).update(expires_at=until)
+    if not renewed:
+        record(episode_id=episode_id, user_id=user_id, connection=HTTP, now=now)
 
 
 def remove(
