@@ -14,14 +14,15 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: help run test lint format migrate clean bench cluster
+.PHONY: help run test lint format migrate clean bench bench-quick ensure-wrk cluster
 
 help:
 	@echo "make run     set up, migrate and start the service on http://$(HOST):$(PORT)"
 	@echo "make test    set up and run the whole test suite"
 	@echo "make lint    ruff check and format check"
 	@echo "make format  apply ruff fixes and formatting"
-	@echo "make bench   benchmarks (writes, fan-out latency, connections), figures printed"
+	@echo "make bench   benchmarks (requests, writes, fan-out latency, connections), each against its target"
+	@echo "make bench-quick  requests against a bare DRF app on PostgreSQL + Redis, in about two minutes"
 	@echo "make cluster nginx in front of two servers and two job workers, on PostgreSQL and Redis"
 
 $(BIN)/python:
@@ -50,8 +51,18 @@ test: $(STAMP)
 		$(BIN)/pytest $(ARGS)
 
 # Against the local PostgreSQL and Redis too (DATABASE_URL / REDIS_URL name others).
-bench: $(STAMP)
+bench: $(STAMP) ensure-wrk
 	$(BIN)/python -m bench.run
+
+# A change's before and after: the request comparison alone, on PostgreSQL + Redis.
+bench-quick: $(STAMP) ensure-wrk
+	$(BIN)/python -m bench.run --quick
+
+# wrk loads the servers in the request comparison (bench/wrk.py): Debian's package.
+ensure-wrk:
+	@command -v wrk >/dev/null || { echo "installing wrk"; \
+		apt-get install -y --no-install-recommends wrk >/dev/null \
+		|| { apt-get update >/dev/null && apt-get install -y --no-install-recommends wrk >/dev/null; }; }
 
 # The production topology on one machine, on the local PostgreSQL and Redis (DATABASE_URL and
 # REDIS_URL name others): deploy/Procfile.cluster, described in docs/deployment.md.

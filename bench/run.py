@@ -1,4 +1,5 @@
 """`make bench`: every benchmark, on the embedded default and on PostgreSQL + Redis.
+`make bench-quick` (`--quick`): bench.section's QUICK sections, on PostgreSQL + Redis only.
 
 Each configuration runs in its own process (bench.section) with its own environment: a
 throwaway SQLite file, and a throwaway PostgreSQL database on DATABASE_URL's server (or the
@@ -24,9 +25,11 @@ def run_section(title: str, env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "-m", "bench.section", *args], cwd=ROOT, env=env, check=True)
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-") as var:
-        run_section("embedded default: SQLite, in-memory channel layer", service_env(VAR_DIR=var))
+def main(quick: bool) -> None:
+    if not quick:
+        with tempfile.TemporaryDirectory(prefix="bench-") as var:
+            env = service_env(VAR_DIR=var)
+            run_section("embedded default: SQLite, in-memory channel layer", env)
     server, _ = POSTGRES.rsplit("/", 1)
     name = f"episodes_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
@@ -35,11 +38,11 @@ def main() -> None:
         env = service_env(
             DATABASE_URL=f"{server}/{name}", REDIS_URL=REDIS, SECRET_KEY=uuid.uuid4().hex
         )
-        run_section("PostgreSQL + Redis", env, "--compare-servers")
+        run_section("PostgreSQL + Redis", env, *(["--quick"] if quick else []))
     finally:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
-    main()
+    main(quick="--quick" in sys.argv)

@@ -1,9 +1,14 @@
 """One configuration's benchmarks, run in its own process with that configuration's
-environment (Django settings are fixed per process)."""
+environment (Django settings are fixed per process).
+
+Each section is a function of the environment the servers run with and a token of an
+approver, which prints its figures; `make bench` runs FULL, `make bench-quick` QUICK.
+"""
 
 import io
 import os
 import sys
+from collections.abc import Callable
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "episode_metadata.settings")
 
@@ -11,40 +16,63 @@ import django
 
 django.setup()
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from knox.models import AuthToken
 
-from bench import fanout, jobs, presence, servers, uploads, writes
+from bench import fanout, jobs, presence, requests_vs_bare, servers, uploads, writes
 from tests.service_process import Server
 
 FAN_OUT_CLIENTS = (100, 1000, 5000)
 IDLE_CONNECTIONS = 10_000
+
+Section = Callable[[dict[str, str], str], None]
 
 
 def say(line: str) -> None:
     print(f"  {line}", flush=True)
 
 
-def main(compare_servers: bool) -> None:
-    call_command("migrate", verbosity=0)
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    call_command("grant", "approver", "bench", stdout=io.StringIO())
-    _, token = AuthToken.objects.create(user=user)
-    env = dict(os.environ)
+def requests_against_bare(env: dict[str, str], token: str) -> None:
+    for line in requests_vs_bare.compare(env, token, requests_vs_bare.FULL):
+        say(line)
+
+
+def requests_against_bare_quick(env: dict[str, str], token: str) -> None:
+    for line in requests_vs_bare.compare(env, token, requests_vs_bare.QUICK):
+        say(line)
+
+
+def write_throughput(env: dict[str, str], token: str) -> None:
     for line in writes.in_process(token) + writes.over_http(env, token):
         say(line)
+
+
+def job_throughput(env: dict[str, str], token: str) -> None:
     if connection.vendor == "postgresql":  # where workers on many machines share a queue
         for line in jobs.throughput(env):
             say(line)
+
+
+def job_latency(env: dict[str, str], token: str) -> None:
     for line in jobs.latency(env, token):
         say(line)
+
+
+def presence_costs(env: dict[str, str], token: str) -> None:
     for line in presence.costs():
         say(line)
+
+
+def large_file(env: dict[str, str], token: str) -> None:
     if connection.vendor == "sqlite":  # files go to the same storage on both
         for line in uploads.large_file(env, token):
             say(line)
+
+
+def fan_out(env: dict[str, str], token: str) -> None:
     say("commit-to-client latency, `manage.py serve` (uvicorn, broadcast frames encoded once):")
     server = Server(env).start()
     try:
@@ -52,20 +80,27 @@ def main(compare_servers: bool) -> None:
             say(fanout.latency([server], token, clients))
     finally:
         server.stop()
+
+
+def idle_connections(env: dict[str, str], token: str) -> None:
     server = Server(env).start()
     try:
         say(fanout.idle_connections(server, token, IDLE_CONNECTIONS))
     finally:
         server.stop()
-    if compare_servers:  # more than one process needs Redis
-        say(f"two server processes: {_across_two_processes(env, token)}")
-        say("other servers, as they come (uvicorn without the shared frames):")
-        for name, command in servers.COMMANDS.items():
-            server = Server(env, command=command).start()
-            try:
-                say(f"{name:>8}: {fanout.latency([server], token, 1000)}")
-            finally:
-                server.stop()
+
+
+def compare_servers(env: dict[str, str], token: str) -> None:
+    if not settings.REDIS_URL:  # more than one process needs Redis
+        return
+    say(f"two server processes: {_across_two_processes(env, token)}")
+    say("other servers, as they come (uvicorn without the shared frames):")
+    for name, command in servers.COMMANDS.items():
+        server = Server(env, command=command).start()
+        try:
+            say(f"{name:>8}: {fanout.latency([server], token, 1000)}")
+        finally:
+            server.stop()
 
 
 def _across_two_processes(env: dict[str, str], token: str) -> str:
@@ -78,5 +113,31 @@ def _across_two_processes(env: dict[str, str], token: str) -> str:
         second.stop()
 
 
+# First: the bare app gets a copy of the episodes, and it should be the seeded ones alone.
+FULL: list[Section] = [
+    requests_against_bare,
+    write_throughput,
+    job_throughput,
+    job_latency,
+    presence_costs,
+    large_file,
+    fan_out,
+    idle_connections,
+    compare_servers,
+]
+# What a change to the request path moves, before and after, in about two minutes.
+QUICK: list[Section] = [requests_against_bare_quick]
+
+
+def main(sections: list[Section]) -> None:
+    call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    call_command("grant", "approver", "bench", stdout=io.StringIO())
+    _, token = AuthToken.objects.create(user=user)
+    env = dict(os.environ)
+    for section in sections:
+        section(env, token)
+
+
 if __name__ == "__main__":
-    main(compare_servers="--compare-servers" in sys.argv)
+    main(QUICK if "--quick" in sys.argv else FULL)
