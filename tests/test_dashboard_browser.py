@@ -338,7 +338,9 @@ def test_after_a_dropped_connection_the_missed_events_arrive_once(open_dashboard
         expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
         manage(service.database.env, "shell", "-c", CHANGES_WHILE_DOWN.format(title=title))
 
-    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    # Reconnect attempts back off up to 30 s apart (connection.js): the longer the server was
+    # down, the longer until the next one.
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=45_000)
     entries = page.locator("#activity-list > li", has_text=title)
     expect(entries).to_have_count(2)
     expect(entries.first).to_contain_text("draft → pending")

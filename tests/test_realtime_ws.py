@@ -294,6 +294,7 @@ async def test_resume_replays_exactly_the_missed_events_then_goes_live(viewer):
     await change(user, services.update_episode, episode, data={"title": "Missed 1"})
     await change(user, services.create_episode, data={"title": "Missed 2"})
     await change(user, services.soft_delete_episode, episode)
+    await hub_caught_up()  # so that the missed events are replayed, not all sent live
 
     ws = await connect(token)
     ack, frames = await subscribe(ws, ["episodes"], after=seen)
