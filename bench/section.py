@@ -16,11 +16,8 @@ from django.core.management import call_command
 from django.db import connection
 from knox.models import AuthToken
 
-from bench import fanout, jobs, presence, servers, uploads, writes
+from bench import fanout, jobs, mixed, presence, servers, uploads, writes
 from tests.service_process import Server
-
-FAN_OUT_CLIENTS = (100, 1000, 5000)
-IDLE_CONNECTIONS = 10_000
 
 
 def say(line: str) -> None:
@@ -45,18 +42,8 @@ def main(compare_servers: bool) -> None:
     if connection.vendor == "sqlite":  # files go to the same storage on both
         for line in uploads.large_file(env, token):
             say(line)
-    say("commit-to-client latency, `manage.py serve` (uvicorn, broadcast frames encoded once):")
-    server = Server(env).start()
-    try:
-        for clients in FAN_OUT_CLIENTS:
-            say(fanout.latency([server], token, clients))
-    finally:
-        server.stop()
-    server = Server(env).start()
-    try:
-        say(fanout.idle_connections(server, token, IDLE_CONNECTIONS))
-    finally:
-        server.stop()
+    for line in fanout.sockets(env, token, postgres_and_redis=compare_servers):
+        say(line)
     if compare_servers:  # more than one process needs Redis
         say(f"two server processes: {_across_two_processes(env, token)}")
         say("other servers, as they come (uvicorn without the shared frames):")
@@ -66,6 +53,8 @@ def main(compare_servers: bool) -> None:
                 say(f"{name:>8}: {fanout.latency([server], token, 1000)}")
             finally:
                 server.stop()
+        for line in mixed.run(env):
+            say(line)
 
 
 def _across_two_processes(env: dict[str, str], token: str) -> str:
