@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -108,12 +109,23 @@ class EventsConsumer(AsyncWebsocketConsumer):
         finally:
             await self._unregister()
 
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, but for its hop to a thread before every message to close the
+        database connections there: every query of this consumer runs through
+        DatabaseSyncToAsync, which closes them itself. The hop queued each ping, and each
+        connect twice, on the one thread that every socket's database work shares."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         await self.accept()
-        self.user = await authenticate(self.scope)
-        if self.user is None:
+        signed_in = await authenticate(self.scope)
+        if signed_in is None:
             await self.close(code=UNAUTHENTICATED)
             return
+        self.user, user_access = signed_in
         self.context = ActivityContext(
             source=Source.API,
             actor_label=self.user.get_username(),
@@ -132,7 +144,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self._send_frame,
             self._too_slow,
             user_id=self.user.pk,
-            access=await database_sync_to_async(access.of)(self.user),
+            access=user_access,
             on_access_changed=self._access_changed,
         )
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
