@@ -35,8 +35,13 @@ def main(quick: bool) -> None:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
+        # A prefix of its own: pub/sub ignores the database number, and another run on the
+        # same Redis would otherwise hear this one's events.
         env = service_env(
-            DATABASE_URL=f"{server}/{name}", REDIS_URL=REDIS, SECRET_KEY=uuid.uuid4().hex
+            DATABASE_URL=f"{server}/{name}",
+            REDIS_URL=REDIS,
+            REDIS_PREFIX=name,
+            SECRET_KEY=uuid.uuid4().hex,
         )
         run_section("PostgreSQL + Redis", env, *(["--quick"] if quick else []))
     finally:

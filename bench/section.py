@@ -22,11 +22,8 @@ from django.core.management import call_command
 from django.db import connection
 from knox.models import AuthToken
 
-from bench import fanout, jobs, presence, requests_vs_bare, servers, uploads, writes
+from bench import fanout, jobs, mixed, presence, requests_vs_bare, servers, uploads, writes
 from tests.service_process import Server
-
-FAN_OUT_CLIENTS = (100, 1000, 5000)
-IDLE_CONNECTIONS = 10_000
 
 Section = Callable[[dict[str, str], str], None]
 
@@ -72,22 +69,9 @@ def large_file(env: dict[str, str], token: str) -> None:
             say(line)
 
 
-def fan_out(env: dict[str, str], token: str) -> None:
-    say("commit-to-client latency, `manage.py serve` (uvicorn, broadcast frames encoded once):")
-    server = Server(env).start()
-    try:
-        for clients in FAN_OUT_CLIENTS:
-            say(fanout.latency([server], token, clients))
-    finally:
-        server.stop()
-
-
-def idle_connections(env: dict[str, str], token: str) -> None:
-    server = Server(env).start()
-    try:
-        say(fanout.idle_connections(server, token, IDLE_CONNECTIONS))
-    finally:
-        server.stop()
+def sockets(env: dict[str, str], token: str) -> None:
+    for line in fanout.sockets(env, token, postgres_and_redis=bool(settings.REDIS_URL)):
+        say(line)
 
 
 def compare_servers(env: dict[str, str], token: str) -> None:
@@ -101,6 +85,13 @@ def compare_servers(env: dict[str, str], token: str) -> None:
             say(f"{name:>8}: {fanout.latency([server], token, 1000)}")
         finally:
             server.stop()
+
+
+def mixed_load(env: dict[str, str], token: str) -> None:
+    if not settings.REDIS_URL:  # two server processes and a worker
+        return
+    for line in mixed.run(env):
+        say(line)
 
 
 def _across_two_processes(env: dict[str, str], token: str) -> str:
@@ -121,9 +112,9 @@ FULL: list[Section] = [
     job_latency,
     presence_costs,
     large_file,
-    fan_out,
-    idle_connections,
+    sockets,
     compare_servers,
+    mixed_load,
 ]
 # What a change to the request path moves, before and after, in about two minutes.
 QUICK: list[Section] = [requests_against_bare_quick]

@@ -10,11 +10,14 @@ from urllib.parse import parse_qs, urlparse
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from rest_framework.exceptions import AuthenticationFailed
 
 from episode_metadata.common.authentication import BearerTokenAuthentication
+from realtime import access
+from realtime.access import Access
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -35,7 +38,13 @@ def origin_allowed(scope: dict) -> bool:
 
 
 @database_sync_to_async
-def _user_for_token(token: str):
+def _token_holder(token: str) -> tuple[AbstractBaseUser, Access] | None:
+    """The token's user and their access, read on one trip to the database's thread."""
+    user = _user_for_token(token)
+    return None if user is None else (user, access.of(user))
+
+
+def _user_for_token(token: str) -> AbstractBaseUser | None:
     if "\x00" in token:  # no token holds one, and PostgreSQL refuses it in a query
         return None
     try:
@@ -54,11 +63,13 @@ async def _user_for_session(scope: dict):
     return user if user.is_authenticated else None
 
 
-async def authenticate(scope: dict):
-    """The connecting user, or None."""
+async def authenticate(scope: dict) -> tuple[AbstractBaseUser, Access] | None:
+    """The connecting user and what they may read (realtime.access), or None."""
     tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
     if tokens:
-        return await _user_for_token(tokens[0])
+        return await _token_holder(tokens[0])
     if origin_allowed(scope):
-        return await _user_for_session(scope)
+        user = await _user_for_session(scope)
+        if user is not None:
+            return user, await database_sync_to_async(access.of)(user)
     return None

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -18,6 +19,7 @@ from realtime.hub import get_hub
 from realtime.presence.services import SocketPresence
 from realtime.subscriber import Subscriber
 from realtime.topics import About
+from realtime.websocket_protocol import SharedFrameWebSocketProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +110,23 @@ class EventsConsumer(AsyncWebsocketConsumer):
         finally:
             await self._unregister()
 
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, but for its hop to a thread before every message to close the
+        database connections there: every query of this consumer runs through
+        DatabaseSyncToAsync, which closes them itself. The hop queued each ping, and each
+        connect twice, on the one thread that every socket's database work shares."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         await self.accept()
-        self.user = await authenticate(self.scope)
-        if self.user is None:
+        signed_in = await authenticate(self.scope)
+        if signed_in is None:
             await self.close(code=UNAUTHENTICATED)
             return
+        self.user, user_access = signed_in
         self.context = ActivityContext(
             source=Source.API,
             actor_label=self.user.get_username(),
@@ -132,8 +145,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self._send_frame,
             self._too_slow,
             user_id=self.user.pk,
-            access=await database_sync_to_async(access.of)(self.user),
+            access=user_access,
             on_access_changed=self._access_changed,
+            write_at_once=self._protocol_write(),
         )
         self.hub.add_personal(self.subscriber, live.user_topic(self.user.pk))
         metrics.CONNECTIONS.inc()
@@ -299,6 +313,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def _error(self, text: str) -> None:
         self._control("error", {"message": text})
+
+    def _protocol_write(self) -> Callable[[str], bool] | None:
+        """The server protocol's own immediate write, when the server is `serve`'s uvicorn
+        (whose send is this protocol's method): without a coroutine and a message per
+        socket, a fan-out to 4,000 sockets took 95 ms of the server's CPU per event against
+        106 ms (median of six alternating rounds)."""
+        protocol = getattr(self.base_send, "__self__", None)
+        if isinstance(protocol, SharedFrameWebSocketProtocol):
+            return protocol.write_text_now
+        return None
 
     async def _send_frame(self, frame: str) -> None:
         # Straight to the server's send. A coroutine of our own all the same: the subscriber

@@ -28,6 +28,7 @@ class Subscriber:
         user_id: int | None = None,
         access: Access = NOBODY,
         on_access_changed: Callable[[], None] | None = None,
+        write_at_once: Callable[[str], bool] | None = None,
     ) -> None:
         self.topics: set[str] = set()
         self.personal_topic: str | None = None
@@ -37,6 +38,9 @@ class Subscriber:
         self._on_access_changed = on_access_changed
         self.cursor = 0  # the highest durable event id delivered
         self._send = send
+        # Writes a frame with no coroutine when the socket takes it at once (False if not);
+        # the server's protocol offers it, or nothing does and every frame goes by `send`.
+        self._write_at_once = write_at_once
         self._on_overflow = on_overflow
         self._replaying = False
         self._held: list[tuple[int, str, str]] = []
@@ -66,7 +70,10 @@ class Subscriber:
             self._overflowed = asyncio.get_running_loop().create_task(self._on_overflow())
             return
         if self._writer is None or self._writer.done():
-            self._write_now(frame, family)
+            if self._write_at_once is not None and self._write_at_once(frame):
+                metrics.sent(family)
+            else:
+                self._write_now(frame, family)
         else:
             self._outbox.append((frame, family))
 

@@ -7,7 +7,8 @@ its header, copy the payload): in a fan-out to a thousand sockets, about a quart
 time. A server's frames are unmasked and, with compression off, the same bytes for every
 socket, so the frame of the text last seen is kept and written again as it is.
 
-Only a text send on an open socket that takes writes at once goes this way; everything
+Only a text send on an open socket that takes writes at once goes this way (and the consumer
+may write such a text straight away, `write_text_now`, with no coroutine at all); everything
 else (the handshake, binary data, closing, a paused or closing socket) is uvicorn's own
 `send`, which raises or waits as it always does.
 
@@ -96,17 +97,21 @@ class SharedFrameWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_parser_exception()
 
     async def send(self, message: Any) -> None:
-        if self._writes_plain_text_now(message):
-            self.transport.write(text_frame(message["text"]))
-        else:
+        if not (_is_plain_text(message) and self.write_text_now(message["text"])):
             await super().send(message)
 
-    def _writes_plain_text_now(self, message: Any) -> bool:
+    def write_text_now(self, text: str) -> bool:
+        """Write a text message if the socket takes it at once, as `send` would, with no
+        coroutine and no message dict: the hub's fan-out calls this for every socket. False,
+        with nothing written, when `send` has to be awaited instead."""
+        if not self._takes_text_now():
+            return False
+        self.transport.write(text_frame(text))
+        return True
+
+    def _takes_text_now(self) -> bool:
         return (
-            message["type"] == "websocket.send"
-            and isinstance(message.get("text"), str)
-            and message.get("bytes") is None
-            and self.handshake_complete
+            self.handshake_complete
             and self.initial_response is None
             and not self.close_sent
             and not self.disconnected
@@ -115,3 +120,11 @@ class SharedFrameWebSocketProtocol(WebSocketsSansIOProtocol):
             and not self.conn.expect_continuation_frame
             and not self.conn.extensions
         )
+
+
+def _is_plain_text(message: Any) -> bool:
+    return (
+        message["type"] == "websocket.send"
+        and isinstance(message.get("text"), str)
+        and message.get("bytes") is None
+    )

@@ -14,6 +14,7 @@ import uuid
 import pytest
 import uvicorn
 from asgiref.sync import async_to_sync
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Permission
@@ -21,6 +22,7 @@ from websockets.asyncio.client import connect
 
 from episode_metadata.common.permissions import PermissionsBackend
 from realtime import broadcast, hub, wake_ups, websocket_protocol
+from realtime.consumers import EventsConsumer
 from tests.service_process import free_port
 
 # uvicorn: realtime/websocket_protocol.py
@@ -60,11 +62,12 @@ class EchoApp:
             pass
 
 
-async def serve_and_greet(ws_protocol) -> tuple[str, list]:
-    """What a client receives from a server with this protocol, and the live protocols."""
+async def serve_and_greet(ws_protocol, app=None) -> tuple[str, list]:
+    """What a client receives from a server with this protocol (from EchoApp, unless another
+    app is given), and the live protocols."""
     port = free_port()
     config = uvicorn.Config(
-        EchoApp(),
+        app or EchoApp(),
         host="127.0.0.1",
         port=port,
         ws=ws_protocol,
@@ -93,6 +96,27 @@ async def test_uvicorns_protocol_has_every_attribute_the_subclass_uses():
     (protocol,) = protocols
     for name, kind in UVICORN_ATTRIBUTES.items():
         assert isinstance(getattr(protocol, name), kind), name
+
+
+class WritingConsumer(AsyncWebsocketConsumer):
+    """Writes its greeting as the hub writes an event, through `_protocol_write`."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        write = EventsConsumer._protocol_write(self)
+        assert write is not None, "the consumer's send is not uvicorn's protocol's own"
+        assert write("hello")
+
+
+async def test_a_consumer_sends_through_the_protocol_it_can_write_to_at_once():
+    """channels keeps the send uvicorn gave it as `base_send`, and uvicorn gives its
+    protocol's bound `send`: the consumer finds the protocol's `write_text_now` there."""
+    text, protocols = await serve_and_greet(
+        websocket_protocol.SharedFrameWebSocketProtocol, app=WritingConsumer.as_asgi()
+    )
+
+    assert text == "hello"
+    assert type(protocols[0]) is websocket_protocol.SharedFrameWebSocketProtocol
 
 
 @pytest.fixture

@@ -67,3 +67,45 @@ async def test_closing_cancels_a_write_that_waits():
     await asyncio.wait_for(subscriber.close(), 1)
 
     assert cancelled.is_set()
+
+
+async def test_a_frame_the_socket_takes_at_once_is_written_without_a_send():
+    at_once, sent = [], []
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+
+    subscriber = Subscriber(send, never_closed, write_at_once=lambda f: at_once.append(f) or True)
+    subscriber.offer("one", "episodes")
+
+    assert (at_once, sent) == (["one"], [])
+    await subscriber.close()
+
+
+async def test_a_frame_the_socket_cannot_take_at_once_goes_by_send_and_the_rest_queue_behind():
+    socket_ready = asyncio.Event()
+    at_once, sent = [], []
+
+    def write_at_once(frame: str) -> bool:
+        if not socket_ready.is_set():
+            return False
+        at_once.append(frame)
+        return True
+
+    async def send(frame: str) -> None:
+        await socket_ready.wait()
+        sent.append(frame)
+
+    subscriber = Subscriber(send, never_closed, write_at_once=write_at_once)
+    subscriber.offer("first", "episodes")
+    socket_ready.set()  # the socket takes writes again, but "first" is still on its way
+    subscriber.offer("second", "episodes")
+    for _ in range(100):
+        if len(sent) == 2:
+            break
+        await asyncio.sleep(0.01)
+
+    assert (sent, at_once) == (["first", "second"], [])
+    subscriber.offer("third", "episodes")
+    assert at_once == ["third"]
+    await subscriber.close()

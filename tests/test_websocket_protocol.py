@@ -131,3 +131,37 @@ async def test_a_socket_that_stopped_reading_holds_the_sender_and_loses_nothing(
     assert [text[:4] for text in received] == [text[:4] for text in texts]
     assert received == texts
     await reader.close()
+
+
+async def test_a_text_written_at_once_is_the_shared_frame_with_no_send(served, server_text_frames):
+    app, url = served
+    clients = await _connected(app, url, 2)
+
+    written = [send.__self__.write_text_now("at once") for send in app.sends]
+
+    assert written == [True, True]
+    for client in clients:
+        assert await client.recv() == "at once"
+        await client.close()
+    assert len(server_text_frames) == 1
+
+
+async def test_a_socket_that_cannot_take_a_text_at_once_is_not_written_to(served):
+    app, url = served
+    (reader,) = await _connected(app, url, 1, max_size=None, max_queue=1)
+    protocol = app.sends[0].__self__
+
+    async def fill() -> None:
+        while True:
+            await app.broadcast("x" * 1_000_000)
+
+    filling = asyncio.create_task(fill())
+    while protocol.writable.is_set():
+        await asyncio.sleep(0.01)
+    assert protocol.write_text_now("while full") is False
+
+    filling.cancel()
+    await reader.close()
+    while app.disconnects < 1:
+        await asyncio.sleep(0.01)
+    assert protocol.write_text_now("after the close") is False

@@ -1,0 +1,177 @@
+"""A mixed load as a team makes it: many users, each with a dashboard's socket open and
+calling the API now and then, against the service deployed as in production (two server
+processes and a job worker, on PostgreSQL and Redis).
+
+Each user (bench/mixed_users.py) holds a socket subscribed to `episodes`, pings it every
+30 s as the protocol asks, and makes one REST call every INTERVAL_SECONDS: mostly reads
+(episode list, detail, activity), some writes (episode PATCH and create). Users are split
+between the two servers, so half the sockets hear of each write through Redis. Printed: the
+REST latency (the target is its p99), each event's delivery, checked against the rows the
+service logged on `episodes` meanwhile (every user should get every one, exactly once), and
+the pings' round trips.
+"""
+
+import io
+import json
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from knox.models import AuthToken
+
+from bench.clients import raise_open_files_limit
+from bench.fanout import GRACE_SECONDS, LATEST, Deliveries, met, percentile
+from episodes import services as episodes
+from realtime import selectors
+from tests.service_process import ROOT, Server, start_worker, stop
+
+USERS = 1000
+USERS_PER_PROCESS = 250
+SECONDS = 60
+INTERVAL_SECONDS = 10
+EPISODES = 200
+REST_P99_TARGET_MS = 150
+
+
+def run(env: dict[str, str]) -> Iterator[str]:
+    tokens = _users(USERS)
+    episode_ids = _episodes(EPISODES)
+    yield (
+        f"mixed load: {USERS:,} users for {SECONDS} s, each with a socket on `episodes` "
+        f"(a ping every 30 s) and a REST call every {INTERVAL_SECONDS} s, against two server "
+        "processes and a job worker:"
+    )
+    raise_open_files_limit()
+    servers = [Server(env).start(), Server(env).start()]
+    worker = start_worker(env, quiet=True)
+    try:
+        yield from _load(servers, tokens, episode_ids)
+    finally:
+        stop(worker)
+        for server in servers:
+            server.stop()
+
+
+def _users(count: int) -> list[str]:
+    """Tokens of `count` approvers (who may make every call of the mix)."""
+    model = get_user_model()
+    names = [f"bench-user-{n}" for n in range(count)]
+    model.objects.bulk_create([model(username=name) for name in names], ignore_conflicts=True)
+    call_command("grant", "approver", *names, stdout=io.StringIO())
+    users = model.objects.filter(username__in=names).order_by("username")
+    return [AuthToken.objects.create(user=user)[1] for user in users]
+
+
+def _episodes(count: int) -> list[str]:
+    author = get_user_model().objects.get(username="bench-user-0")
+    return [
+        str(episodes.create_episode(user=author, data={"title": f"Mixed {n}"}).pk)
+        for n in range(count)
+    ]
+
+
+def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> Iterator[str]:
+    processes = []
+    for first in range(0, len(tokens), USERS_PER_PROCESS):
+        users = [
+            (n, servers[n % len(servers)].port, tokens[n])
+            for n in range(first, min(first + USERS_PER_PROCESS, len(tokens)))
+        ]
+        config = {
+            "users": users,
+            "episodes": episode_ids,
+            "seconds": SECONDS,
+            "interval": INTERVAL_SECONDS,
+            "seed": first,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.mixed_users"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        process.stdin.write(json.dumps(config) + "\n")
+        process.stdin.flush()
+        processes.append(process)
+    try:
+        _expect(processes, "READY")
+        after = selectors.latest_activity_id()
+        _tell(processes, "GO")
+        _expect(processes, "DONE")
+        rows = selectors.activity_for_topics(
+            {"episodes"}, after_id=after, up_to_id=LATEST, limit=1_000_000
+        )
+        expected = [row.id for row in rows]
+        _tell(processes, f"COLLECT {len(expected)} {GRACE_SECONDS}")
+        deliveries = Deliveries(len(tokens), expected)
+        calls, pongs = [], []
+        for process in processes:
+            result = json.loads(process.stdout.readline())
+            deliveries.add(result)
+            calls += result["calls"]
+            pongs += result["pongs"]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    yield from _rest_lines(calls)
+    yield (
+        f"  events: {len(expected):,} logged on `episodes`, "
+        f"{len(expected) * len(tokens):,} deliveries expected, {len(deliveries.latencies):,} "
+        f"received; {deliveries.counts()}"
+    )
+    yield f"    delivery {_summary(deliveries.latencies)}"
+    yield (
+        f"  target: every event delivered to every user, exactly once: "
+        f"{met(deliveries.all_delivered)}"
+    )
+    yield f"  pings: {len(pongs):,}, pong {_summary(pongs)}"
+
+
+def _rest_lines(calls: list[list]) -> Iterator[str]:
+    times = [spent for _, _, spent in calls]
+    failed = [status for _, status, _ in calls if not 200 <= status < 300]
+    yield (
+        f"  REST: {len(calls):,} calls, {_summary(times)}; {len(failed)} failed{_statuses(failed)}"
+    )
+    kinds = sorted({kind for kind, _, _ in calls})
+    yield "    " + "; ".join(
+        f"{kind} {_summary([spent for k, _, spent in calls if k == kind])}" for kind in kinds
+    )
+    p99 = percentile(times, 0.99) if times else float("inf")
+    yield (
+        f"  target: REST p99 under {REST_P99_TARGET_MS} ms with no call failed: "
+        f"{met(p99 < REST_P99_TARGET_MS and not failed)}"
+    )
+
+
+def _statuses(failed: list[int]) -> str:
+    if not failed:
+        return ""
+    counts = sorted(Counter(failed).items())
+    return " (" + ", ".join(f"{status or 'no answer'}: {n}" for status, n in counts) + ")"
+
+
+def _summary(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"p50 {statistics.median(values):.1f} ms, p99 {percentile(values, 0.99):.1f} ms"
+
+
+def _expect(processes: list[subprocess.Popen], word: str) -> None:
+    for process in processes:
+        line = process.stdout.readline().strip()
+        if line != word:
+            raise RuntimeError(f"a user process said {line!r}, not {word}")
+
+
+def _tell(processes: list[subprocess.Popen], line: str) -> None:
+    for process in processes:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
