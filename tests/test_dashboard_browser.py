@@ -341,8 +341,10 @@ def test_after_a_dropped_connection_the_missed_events_arrive_once(open_dashboard
     # Reconnect attempts back off up to 30 s apart (connection.js): the longer the server was
     # down, the longer until the next one.
     expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=45_000)
+    # Replayed on resuming, or reloaded over REST if the page must resync: either after a
+    # server start, slow on a loaded machine.
     entries = page.locator("#activity-list > li", has_text=title)
-    expect(entries).to_have_count(2)
+    expect(entries).to_have_count(2, timeout=30_000)
     expect(entries.first).to_contain_text("draft → pending")
     expect(page.locator("#episode-list").get_by_role("link", name=title)).to_be_visible()
     ids = feed_ids(page)
