@@ -13,16 +13,15 @@ import logging
 import uuid
 import weakref
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections
 
 from activity import role_changes
 from activity.notifications import live
 from episode_metadata.common import outages
 from realtime import events, metrics, selectors, topics
+from realtime.log_reader import LogReader
 from realtime.subscriber import Subscriber
 from realtime.topics import About
 
@@ -45,11 +44,7 @@ class Hub:
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._starting: asyncio.Task | None = None
-        # Reading the log on a thread of its own keeps it off the thread serving requests.
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="realtime-hub")
-        self._read_after = DatabaseSyncToAsync(
-            selectors.activity_after, thread_sensitive=False, executor=self._reader
-        )
+        self._log = LogReader()
 
     async def start(self) -> None:
         """Start once for all connections; after a failed start (database down), retry."""
@@ -80,10 +75,7 @@ class Hub:
                 await layer.group_discard(GROUP, self._channel)
             except Exception as exc:
                 logger.info("could not leave the channel layer group: %s", exc)
-        await DatabaseSyncToAsync(
-            connections.close_all, thread_sensitive=False, executor=self._reader
-        )()
-        self._reader.shutdown(wait=False)
+        await self._log.close()
 
     def add(self, subscriber: Subscriber, new_topics: set[str]) -> None:
         for topic in new_topics:
@@ -195,7 +187,7 @@ class Hub:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
             try:
-                rows = await self._read_after(self.last_id, limit=BATCH_SIZE)
+                rows = await self._log.after(self.last_id, limit=BATCH_SIZE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -4,9 +4,13 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from psycopg_pool import PoolTimeout
 
 from activity.models import ActivityLog
+from episode_metadata.common.context import ActivityContext, acting
 from episodes import services
+from realtime.hub import stop_hub
+from tests.test_realtime_ws import connect, make_user, receive, subscribe
 
 pytestmark = [
     pytest.mark.django_db,
@@ -65,3 +69,50 @@ def test_activity_ids_follow_commit_order(user):
     assert commits == ["Second", "First"]  # the second did not wait for the first
     by_id = [entry.resource_repr for entry in ActivityLog.objects.order_by("id")]
     assert by_id == ["Second", "First"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_events_go_out_while_requests_hold_every_pooled_connection():
+    """The hub reads the log on a connection of its own. Sharing the pool, its read waited
+    for a free connection whenever the server was busy, and every socket's events with it."""
+    user, token = await make_user(role="editor")
+    ws = await connect(token)
+    await subscribe(ws, ["episodes"])
+    writer_ready, write, written, release = (threading.Event() for _ in range(4))
+
+    def writer():
+        try:
+            connection.ensure_connection()
+            writer_ready.set()
+            write.wait(10)
+            with acting(ActivityContext(source="api", get_user=lambda: user)):
+                services.create_episode(user=user, data={"title": "Busy server"})
+            written.set()
+            release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held = []
+    try:
+        assert writer_ready.wait(10)
+        while True:  # the rest of the pool, as busy requests would hold it
+            try:
+                held.append(connection.pool.getconn(timeout=0.2))
+            except PoolTimeout:
+                break
+        write.set()
+        assert written.wait(10)
+
+        frame = await receive(ws, timeout=3)
+
+        assert frame["event"] == "episode_created"
+        assert frame["data"]["episode"]["title"] == "Busy server"
+    finally:
+        for held_connection in held:
+            connection.pool.putconn(held_connection)
+        release.set()
+        thread.join(10)
+        await ws.disconnect()
+        await stop_hub()
