@@ -70,6 +70,7 @@ class Supervisor:
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
         self._listener: wakeup.PostgresListener | None = None
+        self._wake_socket: socket.socket | None = None
         self._next_recovery = 0.0
         self._announce = False
         self._context = multiprocessing.get_context("spawn")
@@ -104,6 +105,7 @@ class Supervisor:
         wakeup.listen_locally(self.wake)
         if connection.vendor == "postgresql":
             self._listener = wakeup.PostgresListener(self.wake).start()
+        self._wake_socket = wakeup.bind_socket()
         self._announce_start()
         self._heartbeat.start()
         logger.info(
@@ -149,11 +151,15 @@ class Supervisor:
             )
 
     def _serve_once(self) -> None:
-        waitables = [self._wake_reader, *(slot.conn for slot in self._slots)]
+        wake_ups = [self._wake_reader]
+        if self._wake_socket is not None:
+            wake_ups.append(self._wake_socket)
+        waitables = [*wake_ups, *(slot.conn for slot in self._slots)]
         waitables += [slot.process.sentinel for slot in self._slots]
         ready = wait(waitables, timeout=1.0)
-        if self._wake_reader in ready:
-            self._drain_wake_ups()
+        if woken := [sock for sock in wake_ups if sock in ready]:
+            for sock in woken:
+                _drain(sock)
             self._wake_idle()
         for slot in list(self._slots):
             if slot.conn in ready:
@@ -167,13 +173,6 @@ class Supervisor:
         self._enforce_hard_timeouts()
         self._recover_lost_jobs()
         self._heartbeat.beat_if_due()
-
-    def _drain_wake_ups(self) -> None:
-        try:
-            while self._wake_reader.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
 
     def _wake_idle(self) -> None:
         for slot in self._slots:
@@ -278,6 +277,9 @@ class Supervisor:
         wakeup.stop_listening_locally(self.wake)
         if self._listener is not None:
             self._listener.stop()
+        if self._wake_socket is not None:
+            wakeup.unbind_socket(self._wake_socket)
+            self._wake_socket = None
         for slot in self._slots:
             self._send(slot, "stop")
         deadline = time.monotonic() + self.grace_seconds
@@ -297,6 +299,14 @@ class Supervisor:
         self._heartbeat.stop()
         connection.close()
         logger.info("job worker %s stopped", self.name)
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _worker_context(worker_id: str, job_id: str) -> context.ActivityContext:
