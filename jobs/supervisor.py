@@ -49,6 +49,9 @@ class _Slot:
     # What it runs: (job id, attempt, deadline on the monotonic clock).
     running: tuple[str, int, float] | None = None
     idle: bool = True
+    # A wake-up came while it looked busy: it may have claimed, found nothing and gone to
+    # sleep before its "idle" reached us, so it is woken again once that arrives.
+    woken_while_busy: bool = False
     spawned_at: float = field(default_factory=time.monotonic)
 
 
@@ -178,6 +181,8 @@ class Supervisor:
         for slot in self._slots:
             if slot.idle:
                 self._send(slot, "wake")
+            else:
+                slot.woken_while_busy = True
 
     def _send(self, slot: _Slot, message: str) -> None:
         with contextlib.suppress(OSError):  # the child is gone; _replace deals with it
@@ -205,6 +210,9 @@ class Supervisor:
             slot.running = None
             slot.idle = True
             job_attempts.attempt_finished(job_type, status, seconds)
+            if slot.woken_while_busy:
+                slot.woken_while_busy = False
+                self._send(slot, "wake")
 
     def _replace(self, slot: _Slot) -> None:
         self._receive(slot)
