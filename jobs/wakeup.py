@@ -23,8 +23,6 @@ from django.db import connection, transaction
 logger = logging.getLogger(__name__)
 
 CHANNEL = "jobs_waiting"
-# sun_path holds 108 bytes on Linux, the terminating NUL included.
-MAX_SOCKET_PATH = 107
 SOCKET_SUFFIX = ".sock"
 
 _local_listeners: list[Callable[[], None]] = []
@@ -86,20 +84,13 @@ def _wake_sockets(directory: Path) -> None:
 
 
 def bind_socket() -> socket.socket | None:
-    """A non-blocking socket enqueues on this SQLite database wake; None where there is
-    none to bind (PostgreSQL, an in-memory database) or its path is too long."""
+    """A non-blocking socket that enqueues on this SQLite database wake. None where there is
+    none to bind (PostgreSQL, an in-memory database) or it cannot be bound: its path longer
+    than AF_UNIX allows (107 bytes), a directory not writable."""
     directory = socket_directory()
     if directory is None:
         return None
     path = directory / f"{os.getpid()}{SOCKET_SUFFIX}"
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        logger.warning(
-            "job wake-ups across processes unavailable: the socket path %s is longer than "
-            "%d bytes; jobs enqueued by other processes wait for the next poll",
-            path,
-            MAX_SOCKET_PATH,
-        )
-        return None
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         directory.mkdir(exist_ok=True)
@@ -108,7 +99,12 @@ def bind_socket() -> socket.socket | None:
         listener.bind(os.fspath(path))
     except OSError as exc:
         listener.close()
-        logger.warning("job wake-ups across processes unavailable (%s); polling instead", exc)
+        logger.warning(
+            "job wake-ups from other processes unavailable: cannot bind %s (%s); "
+            "the jobs they enqueue wait for the next poll",
+            path,
+            exc,
+        )
         return None
     listener.setblocking(False)
     return listener

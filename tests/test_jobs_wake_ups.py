@@ -111,3 +111,17 @@ def test_sockets_left_by_dead_workers_are_removed_and_do_not_fail_enqueues(servi
 
     assert job(service, job_id)["status"] == "pending"
     assert sockets(service) == []
+
+
+@sqlite_only
+def test_a_worker_whose_socket_path_is_too_long_says_so_once_and_polls(tmp_path, capfd):
+    service = ServiceDatabase(tmp_path / ("long" * 25) / "var", JOBS_POLL_SECONDS="0.5")
+    worker = start_worker(service.env, "--concurrency", "1")
+    try:
+        wait_until_done(service, enqueue(service)[0])
+    finally:
+        stop(worker)
+
+    said = [line for line in capfd.readouterr().err.splitlines() if "wake-ups" in line]
+    assert len(said) == 1 and "AF_UNIX path too long" in said[0]
+    assert sockets(service) == []
