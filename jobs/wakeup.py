@@ -12,6 +12,7 @@ is woken directly after commit. Workers also poll, which covers everything else 
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -90,12 +91,11 @@ def bind_socket() -> socket.socket | None:
     directory = socket_directory()
     if directory is None:
         return None
-    path = directory / f"{os.getpid()}{SOCKET_SUFFIX}"
+    # Processes in other containers sharing the file may have our pid.
+    path = directory / f"{os.getpid()}-{secrets.token_hex(4)}{SOCKET_SUFFIX}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
         directory.mkdir(exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # left by a dead process that had our pid
         listener.bind(os.fspath(path))
     except OSError as exc:
         listener.close()
