@@ -8,6 +8,7 @@ can be done with it, which clients and the fuzz suite follow.
 
 from typing import Any
 
+import django_filters
 from django import forms
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 
@@ -52,6 +53,9 @@ class ConstrainedFilterExtension(DjangoFilterExtension):
         for parameter in parameters:
             schema = parameter["schema"]
             _constrain(schema.get("items", schema), filter_field)
+            if isinstance(filter_field, django_filters.OrderingFilter):
+                # Repeated, as generators send a list; comma-separated works as well.
+                parameter["explode"] = True
             # django-filter leaves a filter given no value out, as if it were not there.
             parameter["allowEmptyValue"] = True
         return parameters

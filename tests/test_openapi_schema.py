@@ -173,7 +173,7 @@ def test_unread_true_still_filters(api):
 
 
 def test_downloads_document_the_file_s_own_content_type(schema):
-    operation = schema.raw_schema["paths"][f"{API}/episodes/{{episode_pk}}/files/{{id}}/download/"]
+    operation = schema.raw_schema["paths"][f"{API}/episodes/{{id}}/files/{{file_id}}/download/"]
 
     answers = operation["get"]["responses"]
 
@@ -200,7 +200,28 @@ def test_a_job_s_json_file_matches_its_download_schema(schema, api, user, settin
 
 def test_creating_links_to_what_can_be_done_with_the_created(schema):
     created = schema.raw_schema["paths"][f"{API}/episodes/"]["post"]["responses"]["201"]
-    to_files = created["links"][f"GET {API}/episodes/{{episode_pk}}/files/"]
+    to_files = created["links"][f"GET {API}/episodes/{{id}}/files/"]
 
-    assert to_files["parameters"] == {"episode_pk": "$response.body#/id"}
+    assert to_files["parameters"] == {"id": "$response.body#/id"}
     assert f"DELETE {API}/episodes/{{id}}/" in created["links"]
+
+
+def test_ordering_is_documented_as_the_repeated_list_it_accepts(schema):
+    for path in ("/episodes/", "/jobs/"):
+        ordering = parameter(schema, path, "get", "ordering")
+
+        assert ordering["explode"] is True
+        assert ordering["schema"]["type"] == "array"
+
+
+def test_an_episode_is_named_id_in_every_path(schema):
+    names = {
+        found["name"]
+        for path, operations in schema.raw_schema["paths"].items()
+        if path.startswith(f"{API}/episodes/{{")
+        for operation in operations.values()
+        for found in operation.get("parameters", [])
+        if found["in"] == "path"
+    }
+
+    assert names == {"id", "file_id"}

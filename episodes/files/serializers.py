@@ -32,7 +32,7 @@ class EpisodeFileSerializer(serializers.ModelSerializer):
     def get_download_url(self, episode_file: EpisodeFile) -> str:
         path = reverse(
             "episode-file-download",
-            kwargs={"episode_pk": str(episode_file.episode_id), "pk": str(episode_file.pk)},
+            kwargs={"id": str(episode_file.episode_id), "file_id": str(episode_file.pk)},
         )
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request else path
