@@ -21,6 +21,7 @@ from episodes.models import Episode
 from jobs import execution, registry, services
 from jobs.models import Job, JobStatus
 from jobs.registry import job_type
+from jobs.results import OutputFileSerializer
 from tests.conftest import bearer_client, with_role
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,12 @@ class ReportPayload(serializers.Serializer):
     fail = serializers.BooleanField(default=False)
 
 
-@job_type(REPORT, payload=ReportPayload, max_attempts=2, timeout_seconds=60)
+class ReportResult(serializers.Serializer):
+    count = serializers.IntegerField()
+    files = serializers.ListField(child=OutputFileSerializer())
+
+
+@job_type(REPORT, payload=ReportPayload, result=ReportResult, max_attempts=2, timeout_seconds=60)
 @task(queue_name="reports")
 def report(*, name: str, rows: int = 3, fail: bool = False) -> dict:
     """Writes a small report as JSON and CSV files."""
@@ -87,7 +93,7 @@ class KindsPayload(serializers.Serializer):
     echo = serializers.CharField(read_only=True)
 
 
-@job_type("tests_api_kinds", payload=KindsPayload)
+@job_type("tests_api_kinds", payload=KindsPayload, result=None)
 @task
 def kinds(**payload) -> None:
     """Takes a payload of every kind of field."""

@@ -12,6 +12,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
 from episode_metadata.common.lookups import UUIDLookupMixin, parent_or_404
 from episode_metadata.common.permissions import ModelPermissions, allowed
 from episodes import selectors as episode_selectors
@@ -97,9 +98,13 @@ class EpisodeFileViewSet(
         request={"multipart/form-data": UploadSerializer},
         responses={
             201: UploadedSerializer,
-            400: OpenApiResponse(description="Empty file, or content unlike its content type."),
-            413: OpenApiResponse(description="Larger than its kind's limit."),
-            507: OpenApiResponse(description="No room left on the server's disk."),
+            400: OpenApiResponse(
+                FIELD_ERRORS_SCHEMA, description="Empty file, or content unlike its content type."
+            ),
+            413: OpenApiResponse(FIELD_ERRORS_SCHEMA, description="Larger than its kind's limit."),
+            507: OpenApiResponse(
+                FIELD_ERRORS_SCHEMA, description="No room left on the server's disk."
+            ),
         },
     )
     def create(self, request: Request, **kwargs: str) -> Response:
