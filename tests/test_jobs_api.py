@@ -832,6 +832,25 @@ def test_job_types_lists_every_registered_type_in_pages(api):
     assert set(job_types(api)) == {declared.name for declared in registry.all_types()}
 
 
+def test_job_types_need_a_login(anon):
+    assert anon.get(TYPES).status_code == 401
+
+
+def test_a_job_type_lists_the_shape_of_its_result(api):
+    listed = job_types(api)
+
+    export = listed["episodes_export"]["result_schema"]
+
+    assert export["required"] == ["count", "files"]
+    assert export["properties"]["files"]["items"]["required"] == [
+        "format",
+        "path",
+        "size",
+        "content_type",
+    ]
+    assert listed["tests_api_kinds"]["result_schema"] is None
+
+
 def test_a_job_type_shows_its_limits_queue_and_description(api):
     listed = job_types(api)
 
