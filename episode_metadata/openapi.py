@@ -303,7 +303,7 @@ def add_error_responses(result: dict, generator, request, public) -> dict[str, A
         _job_types(schemas)
     seen: set[str] = set()
     for name in _request_schema_names(result):
-        _forbid_nul({"$ref": name}, schemas, seen)
+        _forbid_nul(_schema_ref(name), schemas, seen)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             _constrain_parameters(operation)
