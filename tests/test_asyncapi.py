@@ -2,20 +2,30 @@
 the check that holds every server frame of the suite to it (tests/asyncapi.py) catches a
 frame that breaks it."""
 
+import io
 import json
 import os
 import subprocess
+from datetime import timedelta
 
 import pytest
 import yaml
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils import timezone
+from PIL import Image
 
 from activity.models import ActivityLog
 from episode_metadata.common.context import ActivityContext, acting
 from episodes import services
-from realtime import events
+from episodes.files import services as file_services
+from episodes.models import EpisodeFile
+from jobs import registry, retention
+from jobs import services as jobs
+from realtime import events, topics
 from realtime.asyncapi import DOCUMENT
 from tests import asyncapi
+from tests.conftest import bearer_client
 from tests.service_process import ROOT
 
 # Installed by .ci/run at the version .ci/asyncapi/package.json pins.
@@ -105,3 +115,70 @@ def test_every_client_message_and_server_event_has_a_payload_schema():
     for name, message in messages.items():
         assert message["name"] == name
         assert message["payload"], name
+
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (0, 200, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def live_a_job() -> None:
+    """Every turn of a job's life: two failed attempts, a cancel asked while it ran, put back
+    by hand, cancelled while waiting, pruned."""
+    job = jobs.enqueue(registry.get("diagnostic"), {}, max_attempts=2)
+    for _ in range(2):
+        job = jobs.claim(worker_id="test:1", queues=["default"])
+        jobs.cancel(job)
+        jobs.fail_attempt(job, jobs.error_entry(RuntimeError("no"), attempt=job.attempts))
+        job.refresh_from_db()
+        job.run_after = timezone.now()
+        job.save(update_fields=["run_after"])
+    jobs.cancel(jobs.retry(job))
+    retention.purge(finished_before=timezone.now() + timedelta(seconds=1))
+
+
+def live_a_file(user, settings, tmp_path) -> None:
+    """Uploaded, read, downloaded, deleted and restored (as the admin does)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    episode = services.create_episode(user=user, data={"title": "Pilot"})
+    part = SimpleUploadedFile("cover.png", png(), content_type="image/png")
+    response = bearer_client(user).post(
+        f"/api/v1/episodes/{episode.pk}/files/", {"file": part}, format="multipart"
+    )
+    assert response.status_code == 201, response.content
+    stored = EpisodeFile.objects.get(pk=response.json()["id"])
+    file_services.save_metadata(stored, {"width": 16, "height": 16})
+    file_services.record_download(stored)
+    file_services.delete_file(stored, user=user)
+    stored.refresh_from_db()
+    stored.deleted_at = None
+    stored.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lifecycles_of_jobs_and_files_keep_the_contract(staff_user, settings, tmp_path):
+    """Few of these events reach a socket in the realtime tests: each row's frame is made
+    here as the hub makes it, and held to the contract when the test ends."""
+    with acting(ActivityContext(source="api", get_user=lambda: staff_user)):
+        live_a_job()
+        live_a_file(staff_user, settings, tmp_path)
+    made = set()
+    for row in ActivityLog.objects.order_by("id"):
+        topic = topics.topics_of(row.resource_type, row.resource_id, row.episode_id)[0]
+        made.add(json.loads(events.durable_frame(row, topic))["event"])
+    assert made >= {
+        "job_created",
+        "job_started",
+        "job_updated",
+        "job_retry",
+        "job_failed",
+        "job_retried",
+        "job_cancelled",
+        "job_deleted",
+        "file_uploaded",
+        "file_updated",
+        "file_downloaded",
+        "file_deleted",
+        "file_restored",
+    }
