@@ -22,6 +22,7 @@ from episodes.files import services as file_services
 from episodes.models import EpisodeFile
 from jobs import registry, retention
 from jobs import services as jobs
+from jobs.supervisor import Supervisor
 from realtime import events, topics
 from realtime.asyncapi import DOCUMENT
 from tests import asyncapi
@@ -157,12 +158,13 @@ def live_a_file(user, settings, tmp_path) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_lifecycles_of_jobs_and_files_keep_the_contract(staff_user, settings, tmp_path):
+def test_the_lifecycles_of_jobs_workers_and_files_keep_the_contract(staff_user, settings, tmp_path):
     """Few of these events reach a socket in the realtime tests: each row's frame is made
     here as the hub makes it, and held to the contract when the test ends."""
     with acting(ActivityContext(source="api", get_user=lambda: staff_user)):
         live_a_job()
         live_a_file(staff_user, settings, tmp_path)
+    Supervisor(concurrency=2, queues=["default", "exports"])._announce_start()
     made = set()
     for row in ActivityLog.objects.order_by("id"):
         topic = topics.topics_of(row.resource_type, row.resource_id, row.episode_id)[0]
@@ -176,6 +178,7 @@ def test_the_lifecycles_of_jobs_and_files_keep_the_contract(staff_user, settings
         "job_retried",
         "job_cancelled",
         "job_deleted",
+        "job_processor_started",
         "file_uploaded",
         "file_updated",
         "file_downloaded",
