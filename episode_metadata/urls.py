@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from episode_metadata import health
 from episode_metadata.common import errors
 from episode_metadata.metrics import views as metrics
+from realtime import asyncapi
 from realtime.dashboard.views import dashboard
 
 api_v1 = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/asyncapi.yaml", asyncapi.document, name="asyncapi"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
     path("dashboard/", dashboard, name="dashboard"),

@@ -96,8 +96,23 @@ def _fresh_broadcast_state():
     broadcast._broken_until = 0.0
 
 
+@pytest.fixture(autouse=True)
+def _server_frames_keep_the_contract(monkeypatch):
+    """Every frame the server sends in a test, checked against the AsyncAPI document when the
+    test ends (tests/asyncapi.py): the document cannot fall behind the code."""
+    from tests import asyncapi
+
+    frames = asyncapi.record(monkeypatch)
+    yield
+    frames.check()
+
+
 def pytest_terminal_summary(terminalreporter):
-    """How many cases the API fuzz suite ran per operation, when it ran."""
+    """How many cases the API fuzz suite ran per operation, and how many server frames were
+    checked against the AsyncAPI document, when they were."""
     fuzzing = sys.modules.get("tests.fuzzing")
     for line in fuzzing.summary_lines() if fuzzing else []:
+        terminalreporter.write_line(line)
+    asyncapi = sys.modules.get("tests.asyncapi")
+    for line in asyncapi.summary_lines() if asyncapi else []:
         terminalreporter.write_line(line)
