@@ -8,15 +8,20 @@ can be done with it, which clients and the fuzz suite follow.
 
 from typing import Any
 
+import django_filters
 from django import forms
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import force_instance
+
+from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
+from episode_metadata.common.serializer_fields import ShapedJSONField
 
 DETAIL = {
     "type": "object",
     "properties": {"detail": {"type": "string"}},
     "required": ["detail"],
 }
-FIELD_ERRORS_REF = {"$ref": "#/components/schemas/FieldErrors"}
 FIELD_ERRORS = {
     "type": "object",
     "description": "Messages per invalid field (or `detail` for the whole request). A list's "
@@ -24,8 +29,8 @@ FIELD_ERRORS = {
     "additionalProperties": {
         "anyOf": [
             {"type": "string"},
-            {"type": "array", "items": {"anyOf": [{"type": "string"}, FIELD_ERRORS_REF]}},
-            FIELD_ERRORS_REF,
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, FIELD_ERRORS_SCHEMA]}},
+            FIELD_ERRORS_SCHEMA,
         ]
     },
 }
@@ -37,6 +42,12 @@ NO_NUL = "^[^\\u0000]*$"
 # (episode_metadata/common/filters.py); RFC 3339 would allow up to 23:59.
 DATE_TIME_OFFSET = "([zZ]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
 WRITE_METHODS = ("post", "put", "patch")
+# The result of a job type whose handler returns nothing.
+NO_RESULT = {"enum": [None], "nullable": True}
+RESULT_DESCRIPTION = (
+    "What the handler returned, null until the job completes. Its `files` carry their "
+    "download `url`."
+)
 
 
 class ConstrainedFilterExtension(DjangoFilterExtension):
@@ -52,9 +63,21 @@ class ConstrainedFilterExtension(DjangoFilterExtension):
         for parameter in parameters:
             schema = parameter["schema"]
             _constrain(schema.get("items", schema), filter_field)
+            if isinstance(filter_field, django_filters.OrderingFilter):
+                # Repeated, as generators send a list; comma-separated works as well.
+                parameter["explode"] = True
             # django-filter leaves a filter given no value out, as if it were not there.
             parameter["allowEmptyValue"] = True
         return parameters
+
+
+class ShapedJSONFieldExtension(OpenApiSerializerFieldExtension):
+    """A JSON column as the shape the service stores in it."""
+
+    target_class = ShapedJSONField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return auto_schema._map_serializer_field(force_instance(self.target.shape), direction)
 
 
 def _constrain(schema: dict, filter_field) -> None:
@@ -125,36 +148,77 @@ def _constrain_parameters(operation: dict) -> None:
             schema.update({"minimum": 0, "maximum": INT64["maximum"]})
 
 
-def _forbid_nul(schema: dict) -> None:
+def _forbid_nul(schema: dict, schemas: dict, seen: set[str]) -> None:
     """Every free text in a request body: the JSON parser refuses a NUL character."""
+    name = schema.get("$ref", "").rsplit("/", 1)[-1]
+    if name in schemas and name not in seen:
+        seen.add(name)
+        _forbid_nul(schemas[name], schemas, seen)
     if schema.get("type") == "string" and not ({"format", "enum", "pattern"} & set(schema)):
         schema["pattern"] = NO_NUL
-    for child in schema.get("properties", {}).values():
-        _forbid_nul(child)
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), dict):
-            _forbid_nul(schema[key])
-    for key in ("oneOf", "anyOf", "allOf"):
-        for child in schema.get(key, []):
-            _forbid_nul(child)
+    children = [
+        *schema.get("properties", {}).values(),
+        *(
+            schema[key]
+            for key in ("items", "additionalProperties")
+            if isinstance(schema.get(key), dict)
+        ),
+        *(child for key in ("oneOf", "anyOf", "allOf") for child in schema.get(key, [])),
+    ]
+    for child in children:
+        _forbid_nul(child, schemas, seen)
 
 
-def _job_variants(schema: dict) -> dict:
-    """A job request per registered type: the payload a type takes, and nothing else, is
-    known once the type is, so each type is a variant of its own."""
+def _job_types(schemas: dict) -> None:
+    """A job, asked for or answered, is a variant per registered type, told apart by its
+    `job_type`: the payload a type takes, and nothing else, and the result it gives are known
+    once the type is."""
     from jobs import json_schema, registry
 
-    variants = []
+    requests, answers = {}, {}
     for declared in registry.all_types():
+        stem = "".join(part.capitalize() for part in declared.name.split("_"))
         payload = _nullable(json_schema.field_schema(declared.payload()))
-        payload["additionalProperties"] = False
-        properties = {
-            **schema["properties"],
-            "job_type": {"type": "string", "enum": [declared.name]},
-            "payload": payload,
-        }
-        variants.append({**schema, "properties": properties})
-    return {"oneOf": variants, "description": schema.get("description", "")}
+        schemas[f"{stem}Payload"] = {**payload, "additionalProperties": False}
+        result = NO_RESULT
+        if declared.result is not None:
+            schemas[f"{stem}Result"] = _nullable(json_schema.field_schema(declared.result()))
+            result = {"allOf": [_schema_ref(f"{stem}Result")], "nullable": True}
+        job_type = {"type": "string", "enum": [declared.name]}
+        requests[declared.name] = _variant(
+            schemas,
+            f"{stem}JobCreateRequest",
+            schemas["JobCreateRequest"],
+            job_type=job_type,
+            payload=_schema_ref(f"{stem}Payload"),
+        )
+        answers[declared.name] = _variant(
+            schemas,
+            f"{stem}Job",
+            schemas["Job"],
+            job_type={**job_type, "readOnly": True},
+            payload={"allOf": [_schema_ref(f"{stem}Payload")], "readOnly": True},
+            result={**result, "readOnly": True, "description": RESULT_DESCRIPTION},
+        )
+    schemas["JobCreateRequest"] = _one_of(requests, schemas["JobCreateRequest"])
+    schemas["Job"] = _one_of(answers, schemas["Job"])
+
+
+def _variant(schemas: dict, name: str, base: dict, **properties: dict) -> str:
+    schemas[name] = {**base, "properties": {**base["properties"], **properties}}
+    return f"#/components/schemas/{name}"
+
+
+def _one_of(variants: dict[str, str], base: dict) -> dict:
+    return {
+        "oneOf": [{"$ref": ref} for ref in variants.values()],
+        "discriminator": {"propertyName": "job_type", "mapping": variants},
+        "description": base.get("description", ""),
+    }
+
+
+def _schema_ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _nullable(schema: dict) -> dict:
@@ -236,10 +300,10 @@ def add_error_responses(result: dict, generator, request, public) -> dict[str, A
     schemas["ErrorDetail"] = DETAIL
     schemas["FieldErrors"] = FIELD_ERRORS
     if "JobCreateRequest" in schemas:
-        schemas["JobCreateRequest"] = _job_variants(schemas["JobCreateRequest"])
+        _job_types(schemas)
+    seen: set[str] = set()
     for name in _request_schema_names(result):
-        if name in schemas:
-            _forbid_nul(schemas[name])
+        _forbid_nul(_schema_ref(name), schemas, seen)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             _constrain_parameters(operation)

@@ -299,7 +299,8 @@ SPECTACULAR_SETTINGS = {
         "EpisodeStatusEnum": "episodes.models.EpisodeStatus",
         "NotificationTypeEnum": "activity.models.NotificationType",
     },
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema describes the API, not its data: generators fetch it by URL, signed in or not.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "episode_metadata.openapi.add_error_responses",

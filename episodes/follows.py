@@ -15,29 +15,27 @@ from episodes import selectors as episode_selectors
 from episodes.models import Episode
 
 
-@extend_schema(
-    parameters=[OpenApiParameter("episode_id", OpenApiTypes.UUID, OpenApiParameter.PATH)]
-)
+@extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
 class EpisodeFollowView(APIView):
     """Following an episode: its changes become notifications for the follower."""
 
     permission_classes = [requires("episodes.view_episode")]
 
-    def _episode(self, episode_id: str) -> Episode:
-        return parent_or_404(episode_selectors.episode_list(), episode_id)
+    def _episode(self) -> Episode:
+        return parent_or_404(episode_selectors.episode_list(), self.kwargs["id"])
 
     @extend_schema(responses={200: FollowSerializer})
-    def get(self, request: Request, episode_id: str) -> Response:
-        episode = self._episode(episode_id)
+    def get(self, request: Request, **kwargs: str) -> Response:
+        episode = self._episode()
         return Response({"following": selectors.is_following(request.user, episode.pk)})
 
     @extend_schema(request=None, responses={201: FollowSerializer, 200: FollowSerializer})
-    def post(self, request: Request, episode_id: str) -> Response:
-        started = services.follow(request.user, self._episode(episode_id).pk)
+    def post(self, request: Request, **kwargs: str) -> Response:
+        started = services.follow(request.user, self._episode().pk)
         code = status.HTTP_201_CREATED if started else status.HTTP_200_OK
         return Response({"following": True}, status=code)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, episode_id: str) -> Response:
-        services.unfollow(request.user, self._episode(episode_id).pk)
+    def delete(self, request: Request, **kwargs: str) -> Response:
+        services.unfollow(request.user, self._episode().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

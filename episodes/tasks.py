@@ -12,6 +12,7 @@ from episodes.compositions import tasks as composition_tasks  # noqa: F401 - reg
 from episodes.files import tasks as file_tasks  # noqa: F401 - registers the files' job types
 from jobs import runtime
 from jobs.registry import job_type
+from jobs.results import OutputFileSerializer
 
 
 class EpisodesExportPayload(serializers.Serializer):
@@ -48,7 +49,17 @@ class EpisodesExportPayload(serializers.Serializer):
         return [name for name in exports.FORMATS if name in value]
 
 
-@job_type("episodes_export", payload=EpisodesExportPayload, timeout_seconds=30 * 60)
+class EpisodesExportResult(serializers.Serializer):
+    count = serializers.IntegerField(min_value=0, help_text="How many episodes were exported.")
+    files = serializers.ListField(child=OutputFileSerializer(), help_text="One per format.")
+
+
+@job_type(
+    "episodes_export",
+    payload=EpisodesExportPayload,
+    result=EpisodesExportResult,
+    timeout_seconds=30 * 60,
+)
 @task
 def episodes_export(
     *,

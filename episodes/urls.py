@@ -12,14 +12,12 @@ router.include_root_view = False
 router.trailing_slash = "/?"
 router.register("episodes", EpisodeViewSet, basename="episode")
 router.register("compositions", CompositionViewSet, basename="composition")
-router.register(
-    r"episodes/(?P<episode_pk>[^/.]+)/files", EpisodeFileViewSet, basename="episode-file"
-)
+router.register(r"episodes/(?P<id>[^/.]+)/files", EpisodeFileViewSet, basename="episode-file")
 
 urlpatterns = [
     *router.urls,
     re_path(
-        r"^episodes/(?P<episode_id>[^/.]+)/follow/?$",
+        r"^episodes/(?P<id>[^/.]+)/follow/?$",
         EpisodeFollowView.as_view(),
         name="episode-follow",
     ),

@@ -1,8 +1,12 @@
-"""The job types a worker can run: Django tasks, each declared with its payload and limits.
+"""The job types a worker can run: Django tasks, each declared with its payload, its result
+and its limits.
 
-    @job_type("episodes_export", payload=ExportPayload, timeout_seconds=1800)
+    @job_type("episodes_export", payload=ExportPayload, result=ExportResult, timeout_seconds=1800)
     @task
     def episodes_export(**payload): ...
+
+The payload serializer validates what a client sends; the result serializer describes what the
+handler returns (None: it returns nothing), so the API schema types both for each job type.
 
 Each app keeps its handlers in a `tasks` module, which the jobs app imports at startup.
 """
@@ -24,6 +28,7 @@ class JobType:
     name: str
     task: Task
     payload: type[serializers.Serializer]
+    result: type[serializers.Serializer] | None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     backoff_base: float = BACKOFF_BASE_SECONDS
@@ -41,7 +46,13 @@ _by_name: dict[str, JobType] = {}
 _by_path: dict[str, JobType] = {}
 
 
-def job_type(name: str, *, payload: type[serializers.Serializer], **limits):
+def job_type(
+    name: str,
+    *,
+    payload: type[serializers.Serializer],
+    result: type[serializers.Serializer] | None,
+    **limits,
+):
     """Register a task as a job type; returns the task unchanged."""
 
     def register(task: Task) -> Task:
@@ -52,7 +63,7 @@ def job_type(name: str, *, payload: type[serializers.Serializer], **limits):
             raise ValueError(
                 f"Job type {name!r} is already registered by {existing.task.module_path}."
             )
-        declared = JobType(name=name, task=task, payload=payload, **limits)
+        declared = JobType(name=name, task=task, payload=payload, result=result, **limits)
         _by_name[name] = declared
         _by_path[task.module_path] = declared
         return task

@@ -2,7 +2,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -17,6 +16,11 @@ from jobs.models import MAX_ATTEMPTS_LIMIT, MAX_PRIORITY, MIN_PRIORITY, WAITING,
 
 # Serializer context flag: the error entries of a job leave out their tracebacks.
 WITHOUT_TRACEBACKS = "without_tracebacks"
+JSON_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "A JSON Schema (draft 2020-12) document.",
+}
 
 
 class EpisodeReferenceField(StrictPrimaryKeyRelatedField):
@@ -167,8 +171,14 @@ class JobTypeSerializer(serializers.Serializer):
     timeout_seconds = serializers.IntegerField()
     queue = serializers.CharField(source="task.queue_name")
     payload_schema = serializers.SerializerMethodField()
+    result_schema = serializers.SerializerMethodField()
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(JSON_SCHEMA)
     def get_payload_schema(self, declared: registry.JobType) -> dict[str, Any]:
         """A JSON Schema of the payload, so a client can build a form or check its input."""
         return json_schema.field_schema(declared.payload())
+
+    @extend_schema_field({**JSON_SCHEMA, "nullable": True})
+    def get_result_schema(self, declared: registry.JobType) -> dict[str, Any] | None:
+        """A JSON Schema of what a completed job's `result` holds; null when it holds nothing."""
+        return None if declared.result is None else json_schema.field_schema(declared.result())

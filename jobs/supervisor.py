@@ -49,6 +49,9 @@ class _Slot:
     # What it runs: (job id, attempt, deadline on the monotonic clock).
     running: tuple[str, int, float] | None = None
     idle: bool = True
+    # A wake-up came while it looked busy: it may have claimed, found nothing and gone to
+    # sleep before its "idle" reached us, so it is woken again once that arrives.
+    woken_while_busy: bool = False
     spawned_at: float = field(default_factory=time.monotonic)
 
 
@@ -70,6 +73,7 @@ class Supervisor:
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
         self._listener: wakeup.PostgresListener | None = None
+        self._wake_socket: socket.socket | None = None
         self._next_recovery = 0.0
         self._announce = False
         self._context = multiprocessing.get_context("spawn")
@@ -104,6 +108,7 @@ class Supervisor:
         wakeup.listen_locally(self.wake)
         if connection.vendor == "postgresql":
             self._listener = wakeup.PostgresListener(self.wake).start()
+        self._wake_socket = wakeup.bind_socket()
         self._announce_start()
         self._heartbeat.start()
         logger.info(
@@ -149,11 +154,15 @@ class Supervisor:
             )
 
     def _serve_once(self) -> None:
-        waitables = [self._wake_reader, *(slot.conn for slot in self._slots)]
+        wake_ups = [self._wake_reader]
+        if self._wake_socket is not None:
+            wake_ups.append(self._wake_socket)
+        waitables = [*wake_ups, *(slot.conn for slot in self._slots)]
         waitables += [slot.process.sentinel for slot in self._slots]
         ready = wait(waitables, timeout=1.0)
-        if self._wake_reader in ready:
-            self._drain_wake_ups()
+        if woken := [sock for sock in wake_ups if sock in ready]:
+            for sock in woken:
+                _drain(sock)
             self._wake_idle()
         for slot in list(self._slots):
             if slot.conn in ready:
@@ -168,17 +177,12 @@ class Supervisor:
         self._recover_lost_jobs()
         self._heartbeat.beat_if_due()
 
-    def _drain_wake_ups(self) -> None:
-        try:
-            while self._wake_reader.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-
     def _wake_idle(self) -> None:
         for slot in self._slots:
             if slot.idle:
                 self._send(slot, "wake")
+            else:
+                slot.woken_while_busy = True
 
     def _send(self, slot: _Slot, message: str) -> None:
         with contextlib.suppress(OSError):  # the child is gone; _replace deals with it
@@ -206,6 +210,9 @@ class Supervisor:
             slot.running = None
             slot.idle = True
             job_attempts.attempt_finished(job_type, status, seconds)
+            if slot.woken_while_busy:
+                slot.woken_while_busy = False
+                self._send(slot, "wake")
 
     def _replace(self, slot: _Slot) -> None:
         self._receive(slot)
@@ -278,6 +285,9 @@ class Supervisor:
         wakeup.stop_listening_locally(self.wake)
         if self._listener is not None:
             self._listener.stop()
+        if self._wake_socket is not None:
+            wakeup.unbind_socket(self._wake_socket)
+            self._wake_socket = None
         for slot in self._slots:
             self._send(slot, "stop")
         deadline = time.monotonic() + self.grace_seconds
@@ -297,6 +307,14 @@ class Supervisor:
         self._heartbeat.stop()
         connection.close()
         logger.info("job worker %s stopped", self.name)
+
+
+def _drain(sock: socket.socket) -> None:
+    try:
+        while sock.recv(4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _worker_context(worker_id: str, job_id: str) -> context.ActivityContext:

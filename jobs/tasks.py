@@ -17,7 +17,13 @@ class DiagnosticPayload(serializers.Serializer):
     )
 
 
-@job_type("diagnostic", payload=DiagnosticPayload)
+class DiagnosticResult(serializers.Serializer):
+    attempt = serializers.IntegerField(min_value=1, help_text="The attempt that succeeded.")
+    seconds = serializers.FloatField(min_value=0)
+    steps = serializers.IntegerField(min_value=1)
+
+
+@job_type("diagnostic", payload=DiagnosticPayload, result=DiagnosticResult)
 @task
 def diagnostic(*, seconds: float = 0, steps: int = 1, fail_attempts: int = 0) -> dict:
     """Exercises a deployment's workers end to end: waits `seconds` in `steps`, reporting

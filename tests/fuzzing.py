@@ -44,7 +44,7 @@ STATEFUL_VALIDITY = [
     ("POST", f"{API}/episodes/"),
     ("PUT|PATCH", f"{API}/episodes/{{id}}/"),
     ("POST", f"{API}/episodes/{{id}}/restore/"),
-    ("POST", f"{API}/episodes/{{episode_pk}}/files/"),
+    ("POST", f"{API}/episodes/{{id}}/files/"),
     ("POST", f"{API}/jobs/"),
     ("POST", f"{API}/notifications/"),
     # A cursor is valid only as the service handed it out, in a `next` or `previous` link.
@@ -52,7 +52,7 @@ STATEFUL_VALIDITY = [
 ]
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 # A byte range is satisfiable only within the file's size, which the schema cannot know.
-RANGES = [("GET", f"{API}/episodes/{{episode_pk}}/files/{{id}}/download/")]
+RANGES = [("GET", f"{API}/episodes/{{id}}/files/{{file_id}}/download/")]
 
 
 @dataclass
@@ -259,23 +259,17 @@ class FuzzService:
         return [
             bind(keep, f"{API}/episodes/{{id}}/.*", **{"path.id": "episodes"}),
             bind("DELETE", f"{API}/episodes/{{id}}/", **{"path.id": "doomed_episodes"}),
-            bind(keep, f"{API}/episodes/{{episode_id}}/.*", **{"path.episode_id": "episodes"}),
-            bind(keep, f"{API}/episodes/{{episode_pk}}/files/", **{"path.episode_pk": "episodes"}),
             bind(
                 keep,
-                f"{API}/episodes/{{episode_pk}}/files/{{id}}/.*",
-                **{"path.episode_pk": "episodes", "path.id": "files"},
+                f"{API}/episodes/{{id}}/files/{{file_id}}/.*",
+                **{"path.id": "episodes", "path.file_id": "files"},
             ),
             bind(
                 "DELETE",
-                f"{API}/episodes/{{episode_pk}}/files/{{id}}/",
-                **{"path.episode_pk": "episodes", "path.id": "doomed_files"},
+                f"{API}/episodes/{{id}}/files/{{file_id}}/",
+                **{"path.id": "episodes", "path.file_id": "doomed_files"},
             ),
-            bind(
-                "DELETE",
-                f"{API}/episodes/{{episode_id}}/follow/",
-                **{"path.episode_id": "episodes"},
-            ),
+            bind("DELETE", f"{API}/episodes/{{id}}/follow/", **{"path.id": "episodes"}),
             bind(keep, f"{API}/compositions/{{id}}/.*", **{"path.id": "compositions"}),
             bind("DELETE", f"{API}/compositions/{{id}}/", **{"path.id": "doomed_compositions"}),
             bind("POST", f"{API}/jobs/", **{"body.episode": "episodes"}),

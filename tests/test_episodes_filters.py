@@ -226,6 +226,23 @@ def test_order_by_status(api):
     assert titles(api, {"ordering": "-status"}) == ["P", "D", "A"]
 
 
+@pytest.mark.parametrize(
+    "ordering",
+    [["status", "-title"], ["status,-title"]],
+    ids=["repeated", "comma-separated"],
+)
+def test_order_by_several_fields_repeated_or_comma_separated(api, ordering):
+    for name, status in [("A1", "approved"), ("D1", "draft"), ("A2", "approved"), ("D2", "draft")]:
+        make(name, status=status)
+    assert titles(api, {"ordering": ordering}) == ["A2", "A1", "D2", "D1"]
+
+
+def test_a_repeated_ordering_checks_every_value(api):
+    response = api.get(LIST, {"ordering": ["title", "bogus"]})
+    assert response.status_code == 400
+    assert "ordering" in response.json()
+
+
 @pytest.mark.parametrize("value", ["bogus", "-deleted_at", "description"])
 def test_unknown_ordering_field_is_400(api, value):
     response = api.get(LIST, {"ordering": value})

@@ -504,7 +504,7 @@ def test_staff_find_files_in_the_admin_and_bring_back_a_deleted_one(
 def test_the_schema_describes_the_upload(api):
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
 
-    upload_op = schema["paths"]["/api/v1/episodes/{episode_pk}/files/"]["post"]
+    upload_op = schema["paths"]["/api/v1/episodes/{id}/files/"]["post"]
     assert "multipart/form-data" in upload_op["requestBody"]["content"]
     assert {"201", "400", "413"} <= set(upload_op["responses"])
-    assert "/api/v1/episodes/{episode_pk}/files/{id}/download/" in schema["paths"]
+    assert "/api/v1/episodes/{id}/files/{file_id}/download/" in schema["paths"]

@@ -30,7 +30,7 @@ def paths(route: str, ids: list[str]) -> list[str]:
     """The route filled in with each id; the format suffix, when there is one, as `json`."""
     plain = route.replace("^", "").replace("$", "").replace("/?", "/").replace("\\.", ".")
     names = _GROUP.findall(plain)
-    values = ids if {"pk", "episode_pk", "episode_id"} & set(names) else ids[:1]
+    values = ids if {"pk", "id", "file_id"} & set(names) else ids[:1]
     filled = []
     for value in values:
         fills = {**dict.fromkeys(names, value), "format": "json", "file_format": "json"}

@@ -26,7 +26,7 @@ class NoPayload(serializers.Serializer):
     pass
 
 
-@job_type("tests_admin_nightly", payload=NoPayload)
+@job_type("tests_admin_nightly", payload=NoPayload, result=None)
 @task(queue_name="nightly")
 def nightly() -> None:
     """Runs on a queue of its own."""

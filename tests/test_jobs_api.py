@@ -21,6 +21,7 @@ from episodes.models import Episode
 from jobs import execution, registry, services
 from jobs.models import Job, JobStatus
 from jobs.registry import job_type
+from jobs.results import OutputFileSerializer
 from tests.conftest import bearer_client, with_role
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,12 @@ class ReportPayload(serializers.Serializer):
     fail = serializers.BooleanField(default=False)
 
 
-@job_type(REPORT, payload=ReportPayload, max_attempts=2, timeout_seconds=60)
+class ReportResult(serializers.Serializer):
+    count = serializers.IntegerField()
+    files = serializers.ListField(child=OutputFileSerializer())
+
+
+@job_type(REPORT, payload=ReportPayload, result=ReportResult, max_attempts=2, timeout_seconds=60)
 @task(queue_name="reports")
 def report(*, name: str, rows: int = 3, fail: bool = False) -> dict:
     """Writes a small report as JSON and CSV files."""
@@ -87,7 +93,7 @@ class KindsPayload(serializers.Serializer):
     echo = serializers.CharField(read_only=True)
 
 
-@job_type("tests_api_kinds", payload=KindsPayload)
+@job_type("tests_api_kinds", payload=KindsPayload, result=None)
 @task
 def kinds(**payload) -> None:
     """Takes a payload of every kind of field."""
@@ -824,6 +830,25 @@ def test_job_types_lists_every_registered_type_in_pages(api):
     assert body["count"] == len(registry.all_types())
     assert len(body["results"]) == 1 and body["next"]
     assert set(job_types(api)) == {declared.name for declared in registry.all_types()}
+
+
+def test_job_types_need_a_login(anon):
+    assert anon.get(TYPES).status_code == 401
+
+
+def test_a_job_type_lists_the_shape_of_its_result(api):
+    listed = job_types(api)
+
+    export = listed["episodes_export"]["result_schema"]
+
+    assert export["required"] == ["count", "files"]
+    assert export["properties"]["files"]["items"]["required"] == [
+        "format",
+        "path",
+        "size",
+        "content_type",
+    ]
+    assert listed["tests_api_kinds"]["result_schema"] is None
 
 
 def test_a_job_type_shows_its_limits_queue_and_description(api):

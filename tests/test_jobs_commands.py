@@ -21,7 +21,7 @@ class NoPayload(serializers.Serializer):
     pass
 
 
-@job_type("tests_commands_render", payload=NoPayload)
+@job_type("tests_commands_render", payload=NoPayload, result=None)
 @task(queue_name="renders")
 def render() -> None:
     """Runs on a queue of its own."""

@@ -28,14 +28,19 @@ class NoPayload(serializers.Serializer):
 
 
 @job_type(
-    "tests_always_fails", payload=NoPayload, max_attempts=3, backoff_base=0.4, backoff_cap=0.6
+    "tests_always_fails",
+    payload=NoPayload,
+    result=None,
+    max_attempts=3,
+    backoff_base=0.4,
+    backoff_cap=0.6,
 )
 @task
 def always_fails() -> None:
     raise ValueError("the source file is unreadable")
 
 
-@job_type("tests_slow", payload=NoPayload, timeout_seconds=1)
+@job_type("tests_slow", payload=NoPayload, result=None, timeout_seconds=1)
 @task
 def slow() -> None:
     # A handler that swallows errors still cannot outlive its timeout.

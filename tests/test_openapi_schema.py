@@ -9,14 +9,17 @@ import requests
 import schemathesis
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from schemathesis.core.transport import Response
 
+from jobs import execution, services
 from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
+WORKER = "test-host:1:0"
 
 
 @pytest.fixture
@@ -127,15 +130,95 @@ def test_a_user_id_must_be_a_json_integer(staff_api, user):
     assert "recipients" in response.json()
 
 
-def test_each_job_type_is_a_variant_with_its_own_payload(schema):
-    variants = schema.raw_schema["components"]["schemas"]["JobCreateRequest"]["oneOf"]
-    by_type = {variant["properties"]["job_type"]["enum"][0]: variant for variant in variants}
+def component(schema, ref: str) -> dict:
+    return schema.raw_schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
 
-    payload = by_type["diagnostic"]["properties"]["payload"]
 
-    assert {"diagnostic", "episodes_export", "file_metadata"} <= set(by_type)
+@pytest.mark.parametrize("name", ["JobCreateRequest", "Job"])
+def test_each_job_type_is_a_variant_told_apart_by_its_job_type(schema, name):
+    job = component(schema, name)
+    mapping = job["discriminator"]["mapping"]
+
+    variant = component(schema, mapping["diagnostic"])
+    payload = component(schema, "DiagnosticPayload")
+
+    assert job["discriminator"]["propertyName"] == "job_type"
+    assert {"diagnostic", "episodes_export", "file_metadata"} <= set(mapping)
+    assert [found["$ref"] for found in job["oneOf"]] == list(mapping.values())
+    assert variant["properties"]["job_type"]["enum"] == ["diagnostic"]
     assert payload["additionalProperties"] is False
     assert set(payload["properties"]) == {"seconds", "steps", "fail_attempts"}
+
+
+def test_a_job_s_result_has_its_type_s_shape(schema):
+    export = component(schema, "EpisodesExportJob")["properties"]["result"]
+    result = component(schema, export["allOf"][0]["$ref"])
+
+    assert export["nullable"] is True
+    assert set(result["properties"]) == {"count", "files"}
+    assert set(result["properties"]["files"]["items"]["properties"]) >= {"format", "url"}
+
+
+def test_an_export_job_answers_as_its_variant_says(schema, api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    body = {"job_type": "episodes_export", "payload": {"formats": ["csv"]}}
+    job = api.post(f"{API}/jobs/", body).json()
+    execution.run_claimed(services.claim(worker_id=WORKER, queues=["default"]))
+
+    response = conforms(schema, api.get(f"{API}/jobs/{job['id']}/"), "/jobs/{id}/")
+
+    assert response.json()["result"]["files"][0]["url"].endswith("/files/csv/")
+
+
+JSON_COLUMNS = [
+    ("ActivityLog", "changes"),
+    ("ActivityLog", "metadata"),
+    ("Notification", "data"),
+    ("EpisodeFile", "metadata"),
+    ("Composition", "renders"),
+    ("CompositionVersion", "snapshot"),
+]
+
+
+@pytest.mark.parametrize(("name", "field"), JSON_COLUMNS)
+def test_a_json_column_has_the_shape_stored_in_it(schema, name, field):
+    found = component(schema, name)["properties"][field]
+
+    shape = component(schema, found["allOf"][0]["$ref"]) if "allOf" in found else found
+
+    assert shape["type"] == "object"
+    assert {"properties", "additionalProperties"} & set(shape)
+
+
+def test_a_snapshot_names_its_content(schema):
+    assert set(component(schema, "CompositionContent")["properties"]) == {
+        "name",
+        "layout",
+        "assets",
+        "formats",
+    }
+
+
+@pytest.mark.parametrize("status", ["400", "413", "507"])
+def test_upload_errors_have_their_body(schema, status):
+    upload = schema.raw_schema["paths"][f"{API}/episodes/{{id}}/files/"]["post"]["responses"]
+
+    body = upload[status]["content"]["application/json"]["schema"]
+
+    assert body == {"$ref": "#/components/schemas/FieldErrors"}
+
+
+def test_a_too_large_upload_matches_its_error_schema(schema, api, settings):
+    settings.FILES_MAX_BYTES = {"video": 8, "image": 8, "script": 8, "other": 8}
+    episode = api.post(f"{API}/episodes/", {"title": "Pilot"}).json()
+    upload = {"file": SimpleUploadedFile("pilot.fountain", b"INT. STUDIO - DAY\n")}
+    url = f"/episodes/{episode['id']}/files/"
+
+    response = api.post(f"{API}{url}", upload, format="multipart")
+
+    assert response.status_code == 413
+    conforms(schema, response, "/episodes/{id}/files/")
+    assert "file" in response.json()
 
 
 def test_filters_state_the_bounds_they_enforce(schema, api):
@@ -173,7 +256,7 @@ def test_unread_true_still_filters(api):
 
 
 def test_downloads_document_the_file_s_own_content_type(schema):
-    operation = schema.raw_schema["paths"][f"{API}/episodes/{{episode_pk}}/files/{{id}}/download/"]
+    operation = schema.raw_schema["paths"][f"{API}/episodes/{{id}}/files/{{file_id}}/download/"]
 
     answers = operation["get"]["responses"]
 
@@ -200,7 +283,28 @@ def test_a_job_s_json_file_matches_its_download_schema(schema, api, user, settin
 
 def test_creating_links_to_what_can_be_done_with_the_created(schema):
     created = schema.raw_schema["paths"][f"{API}/episodes/"]["post"]["responses"]["201"]
-    to_files = created["links"][f"GET {API}/episodes/{{episode_pk}}/files/"]
+    to_files = created["links"][f"GET {API}/episodes/{{id}}/files/"]
 
-    assert to_files["parameters"] == {"episode_pk": "$response.body#/id"}
+    assert to_files["parameters"] == {"id": "$response.body#/id"}
     assert f"DELETE {API}/episodes/{{id}}/" in created["links"]
+
+
+def test_ordering_is_documented_as_the_repeated_list_it_accepts(schema):
+    for path in ("/episodes/", "/jobs/"):
+        ordering = parameter(schema, path, "get", "ordering")
+
+        assert ordering["explode"] is True
+        assert ordering["schema"]["type"] == "array"
+
+
+def test_an_episode_is_named_id_in_every_path(schema):
+    names = {
+        found["name"]
+        for path, operations in schema.raw_schema["paths"].items()
+        if path.startswith(f"{API}/episodes/{{")
+        for operation in operations.values()
+        for found in operation.get("parameters", [])
+        if found["in"] == "path"
+    }
+
+    assert names == {"id", "file_id"}

@@ -2,10 +2,28 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from activity.models import Notification, NotificationPreference, NotificationType, Priority
-from episode_metadata.common.serializer_fields import StrictCharField, StrictPrimaryKeyRelatedField
+from episode_metadata.common.serializer_fields import (
+    ShapedJSONField,
+    StrictCharField,
+    StrictPrimaryKeyRelatedField,
+)
+
+
+class NotificationDataSerializer(serializers.Serializer):
+    """What leads back from a notification: the changed resource and its activity row, or an
+    announcement and its sender."""
+
+    resource_type = serializers.CharField(required=False)
+    resource_id = serializers.CharField(required=False)
+    episode_id = serializers.UUIDField(required=False, allow_null=True)
+    activity_id = serializers.IntegerField(required=False)
+    announcement_id = serializers.CharField(required=False)
+    sender_id = serializers.IntegerField(required=False)
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    data = ShapedJSONField(NotificationDataSerializer)
+
     class Meta:
         model = Notification
         fields = [

@@ -14,6 +14,8 @@ from rest_framework.views import exception_handler
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
+# The OpenAPI schema's body of a 400 (and of any error naming fields): `{field: [messages]}`.
+FIELD_ERRORS_SCHEMA = {"$ref": "#/components/schemas/FieldErrors"}
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters import fields
 from django_filters.rest_framework import DjangoFilterBackend
-from django_filters.widgets import SuffixedMultiWidget
+from django_filters.widgets import BaseCSVWidget, SuffixedMultiWidget
 
 MIN_BIGINT = -(2**63)
 MAX_BIGINT = 2**63 - 1
@@ -85,8 +85,22 @@ class StatusFilter(django_filters.MultipleChoiceFilter):
     field_class = CommaSeparatedMultipleChoiceField
 
 
+class RepeatedCSVWidget(BaseCSVWidget, forms.TextInput):
+    """`?ordering=title&ordering=-air_date` reads as `?ordering=title,-air_date`: client
+    generators repeat a list parameter, and django-filter's own widget keeps its last value."""
+
+    def value_from_datadict(self, data, files, name: str):
+        repeated = data.getlist(name) if hasattr(data, "getlist") else []
+        if len(repeated) > 1:
+            return ",".join(repeated).split(",")
+        return super().value_from_datadict(data, files, name)
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """For models with `created_at` and `id`, which break ties."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, widget=RepeatedCSVWidget, **kwargs)
 
     def filter(self, qs: QuerySet, value) -> QuerySet:
         qs = super().filter(qs, value)

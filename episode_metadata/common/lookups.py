@@ -13,11 +13,12 @@ class UUIDLookupMixin:
     """A malformed id is the client's mistake (400 naming it), not a missing resource."""
 
     def get_object(self) -> Model:
-        raw_id = self.kwargs[self.lookup_field]
+        name = self.lookup_url_kwarg or "id"
+        raw_id = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:
             uuid.UUID(raw_id)
         except ValueError:
-            raise ValidationError({"id": [f"'{raw_id}' is not a valid UUID."]}) from None
+            raise ValidationError({name: [f"'{raw_id}' is not a valid UUID."]}) from None
         found = get_object_or_404(self.get_queryset(), pk=raw_id)
         self.check_object_permissions(self.request, found)
         return found

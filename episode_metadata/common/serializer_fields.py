@@ -1,10 +1,12 @@
-"""Serializer fields that read JSON as the OpenAPI schema describes it.
+"""Serializer fields that read and write JSON as the OpenAPI schema describes it.
 
 DRF is lenient where the schema is not: it turns the number 0 into the string "0", an
 integer into a UUID, the string "1" into the id 1, and an empty string into null for a
 reference. A client that sends either has a bug the schema
 says is one; it hears so (400) instead of having its value quietly changed.
 """
+
+from typing import Any
 
 from django.db import models
 from rest_framework import serializers
@@ -51,3 +53,13 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.TextField: StrictCharField,
     }
     serializer_related_field = StrictPrimaryKeyRelatedField
+
+
+class ShapedJSONField(serializers.JSONField):
+    """A read-only JSON column, with the shape the service stores in it (a serializer or a
+    field) as its OpenAPI schema: the column itself takes any JSON, which would leave
+    clients with an untyped value."""
+
+    def __init__(self, shape: serializers.Field | type[serializers.Field], **kwargs: Any) -> None:
+        self.shape = shape
+        super().__init__(read_only=True, **kwargs)

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from episode_metadata.common.serializer_fields import (
+    ShapedJSONField,
     StrictModelSerializer,
     StrictPrimaryKeyRelatedField,
     StrictUUIDField,
@@ -52,6 +53,10 @@ class CompositionSerializer(StrictModelSerializer):
         help_text="The output formats a render makes.",
     )
     created_by = UserSummarySerializer(read_only=True)
+    renders = ShapedJSONField(
+        serializers.DictField(child=serializers.UUIDField()),
+        help_text="The file id the latest render made, by format.",
+    )
 
     class Meta:
         model = Composition
@@ -85,7 +90,6 @@ class CompositionSerializer(StrictModelSerializer):
             "status": {"help_text": "Changed by the approve and publish actions only."},
             "is_primary": {"help_text": "Set by the make-primary action."},
             "rendered_version": {"help_text": "The version the latest completed render drew."},
-            "renders": {"help_text": "The file id the latest render made, by format."},
         }
 
     def validate_assets(self, value: list) -> list[str]:
@@ -102,14 +106,23 @@ class CompositionSerializer(StrictModelSerializer):
         return value
 
 
+class CompositionContentSerializer(serializers.Serializer):
+    """A version's snapshot: the content a revert restores and a render draws."""
+
+    name = serializers.CharField()
+    layout = serializers.ChoiceField(choices=list(LAYOUTS))
+    assets = serializers.ListField(child=serializers.UUIDField())
+    formats = serializers.ListField(child=serializers.ChoiceField(choices=list(FORMATS)))
+
+
 class CompositionVersionSerializer(serializers.ModelSerializer):
     created_by = UserSummarySerializer(read_only=True)
+    snapshot = ShapedJSONField(CompositionContentSerializer)
 
     class Meta:
         model = CompositionVersion
         fields = ["version", "snapshot", "created_by", "created_at"]
         read_only_fields = fields
-        extra_kwargs = {"snapshot": {"help_text": "name, layout, assets and formats."}}
 
 
 class RevertSerializer(serializers.Serializer):

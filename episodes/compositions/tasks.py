@@ -9,6 +9,7 @@ from episode_metadata.common import context
 from episodes.compositions import selectors, services
 from jobs import runtime
 from jobs.registry import job_type
+from jobs.results import OutputFileSerializer
 
 
 class ThumbnailRenderPayload(serializers.Serializer):
@@ -28,9 +29,22 @@ class ThumbnailRenderPayload(serializers.Serializer):
         return attrs
 
 
+class RenderedFileSerializer(OutputFileSerializer):
+    file_id = serializers.UUIDField(help_text="The episode file it is stored as.")
+    width = serializers.IntegerField(min_value=1)
+    height = serializers.IntegerField(min_value=1)
+
+
+class ThumbnailRenderResult(serializers.Serializer):
+    composition_id = serializers.UUIDField()
+    version = serializers.IntegerField(min_value=1, help_text="The version drawn.")
+    files = serializers.ListField(child=RenderedFileSerializer(), help_text="One per format.")
+
+
 @job_type(
     services.RENDER_JOB_TYPE,
     payload=ThumbnailRenderPayload,
+    result=ThumbnailRenderResult,
     timeout_seconds=10 * 60,
     max_attempts=3,
 )

@@ -6,6 +6,7 @@ from django.tasks import task
 from rest_framework import serializers
 
 from episodes.files import metadata, services
+from episodes.files.serializers import FileMetadataSerializer
 from episodes.models import EpisodeFile
 from jobs.registry import job_type
 
@@ -14,7 +15,23 @@ class FilePayload(serializers.Serializer):
     file_id = serializers.UUIDField(format="hex_verbose")
 
 
-@job_type("file_metadata", payload=FilePayload, timeout_seconds=30 * 60, quiet=True)
+class FileMetadataResult(FileMetadataSerializer):
+    skipped = serializers.CharField(
+        required=False, help_text="Why nothing was read: the file was deleted meanwhile."
+    )
+
+
+class FilePurgeResult(serializers.Serializer):
+    purged = serializers.BooleanField(help_text="False when the file was restored meanwhile.")
+
+
+@job_type(
+    "file_metadata",
+    payload=FilePayload,
+    result=FileMetadataResult,
+    timeout_seconds=30 * 60,
+    quiet=True,
+)
 @task
 def file_metadata(*, file_id: str) -> dict[str, Any]:
     """Verifies a new file's checksum against its stored bytes and reads its dimensions
@@ -27,7 +44,9 @@ def file_metadata(*, file_id: str) -> dict[str, Any]:
     return found
 
 
-@job_type("file_purge", payload=FilePayload, timeout_seconds=10 * 60, quiet=True)
+@job_type(
+    "file_purge", payload=FilePayload, result=FilePurgeResult, timeout_seconds=10 * 60, quiet=True
+)
 @task
 def file_purge(*, file_id: str) -> dict[str, Any]:
     """Removes the stored bytes of a file deleted longer ago than the grace period; a file

@@ -12,6 +12,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
 from episode_metadata.common.lookups import UUIDLookupMixin, parent_or_404
 from episode_metadata.common.permissions import ModelPermissions, allowed
 from episodes import selectors as episode_selectors
@@ -20,7 +21,7 @@ from episodes.files.filters import EpisodeFileFilter
 from episodes.files.serializers import EpisodeFileSerializer, UploadedSerializer, UploadSerializer
 from episodes.models import Episode, EpisodeFile
 
-EPISODE_ID = OpenApiParameter("episode_pk", OpenApiTypes.UUID, OpenApiParameter.PATH)
+EPISODE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 RANGE = OpenApiParameter(
     "Range",
     OpenApiTypes.STR,
@@ -64,6 +65,8 @@ class EpisodeFileViewSet(
     serializer_class = EpisodeFileSerializer
     filterset_class = EpisodeFileFilter
     queryset = EpisodeFile.objects.none()  # for the schema; requests use get_queryset()
+    # `id` is the episode's, as in every /episodes/{id}/ path.
+    lookup_url_kwarg = "file_id"
     parser_classes = [MultiPartParser]  # the one request with a body is an upload
     permission_classes = [ModelPermissions, DeletableByUploader]
     # Whoever may upload may take their own uploads back; anyone's, with the delete permission.
@@ -86,7 +89,7 @@ class EpisodeFileViewSet(
 
     @cached_property
     def episode(self) -> Episode:
-        return parent_or_404(episode_selectors.episode_list(), self.kwargs["episode_pk"])
+        return parent_or_404(episode_selectors.episode_list(), self.kwargs["id"])
 
     def get_queryset(self):
         return selectors.file_list(episode_id=self.episode.pk)
@@ -95,12 +98,16 @@ class EpisodeFileViewSet(
         request={"multipart/form-data": UploadSerializer},
         responses={
             201: UploadedSerializer,
-            400: OpenApiResponse(description="Empty file, or content unlike its content type."),
-            413: OpenApiResponse(description="Larger than its kind's limit."),
-            507: OpenApiResponse(description="No room left on the server's disk."),
+            400: OpenApiResponse(
+                FIELD_ERRORS_SCHEMA, description="Empty file, or content unlike its content type."
+            ),
+            413: OpenApiResponse(FIELD_ERRORS_SCHEMA, description="Larger than its kind's limit."),
+            507: OpenApiResponse(
+                FIELD_ERRORS_SCHEMA, description="No room left on the server's disk."
+            ),
         },
     )
-    def create(self, request: Request, episode_pk: str) -> Response:
+    def create(self, request: Request, **kwargs: str) -> Response:
         episode = self.episode  # a missing episode is a 404 before any byte is kept
         received = request.FILES.get(uploads.UPLOAD_FIELD)
         if not isinstance(received, uploads.ReceivedFile):
@@ -111,7 +118,7 @@ class EpisodeFileViewSet(
         episode_file.metadata_job = job.pk
         data = UploadedSerializer(episode_file, context=self.get_serializer_context()).data
         location = reverse(
-            "episode-file-detail", kwargs={"episode_pk": episode_pk, "pk": str(episode_file.pk)}
+            "episode-file-detail", kwargs={"id": str(episode.pk), "file_id": str(episode_file.pk)}
         )
         return Response(
             data,
@@ -140,7 +147,7 @@ class EpisodeFileViewSet(
         },
     )
     @action(detail=True)
-    def download(self, request: Request, episode_pk: str, pk: str) -> HttpResponse:
+    def download(self, request: Request, **kwargs: str) -> HttpResponse:
         episode_file = self.get_object()
         response = downloads.file_response(request._request, episode_file)
         # A player fetching a video in ranges is one download, counted at its first byte.
