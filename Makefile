@@ -14,13 +14,16 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; break; }; \
 	done)
 
-.PHONY: help run test lint format migrate clean bench bench-quick ensure-wrk cluster
+.PHONY: help run test lint format migrate clean bench bench-quick ensure-wrk cluster lock \
+	check-lock openapi check-openapi
 
 help:
 	@echo "make run     set up, migrate and start the service on http://$(HOST):$(PORT)"
 	@echo "make test    set up and run the whole test suite"
-	@echo "make lint    ruff check and format check"
+	@echo "make lint    what CI checks first: the hooks of .pre-commit-config.yaml (ruff, drift checks)"
 	@echo "make format  apply ruff fixes and formatting"
+	@echo "make lock    rewrite requirements*.txt, the locks of pyproject.toml"
+	@echo "make openapi rewrite docs/openapi.yaml, the schema of the REST API"
 	@echo "make bench   benchmarks (requests, writes, fan-out latency, connections), each against its target"
 	@echo "make bench-quick  requests against a bare DRF app on PostgreSQL + Redis, in about two minutes"
 	@echo "make cluster nginx in front of two servers and two job workers, on PostgreSQL and Redis"
@@ -29,9 +32,10 @@ $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.12 or newer is required (none found on PATH)." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
+# The dev lock holds the runtime one's pins too, with their hashes.
+$(STAMP): $(BIN)/python requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $@
 
 migrate: $(STAMP)
@@ -72,8 +76,38 @@ cluster: $(STAMP)
 		--procfile deploy/Procfile.cluster --app-root . start
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/pre-commit run --all-files
+
+# The locks, for Linux and the oldest Python supported. uv keeps every pin that still fits
+# pyproject.toml; the dev lock takes the runtime one's as constraints, so the two agree.
+UV_COMPILE = $(CURDIR)/$(BIN)/uv pip compile --quiet --python $(CURDIR)/$(BIN)/python \
+	--python-version 3.12 --python-platform linux --generate-hashes \
+	--custom-compile-command "make lock" pyproject.toml
+LOCK = $(UV_COMPILE) -o requirements.txt && \
+	$(UV_COMPILE) --extra dev -c requirements.txt -o requirements-dev.txt
+
+lock: $(STAMP)
+	$(LOCK)
+
+# Locks again in a copy of pyproject.toml and the locks, and compares.
+check-lock: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	cp pyproject.toml requirements.txt requirements-dev.txt "$$tmp" && \
+	(cd "$$tmp" && $(LOCK)) && \
+	for lock in requirements.txt requirements-dev.txt; do \
+		diff -u "$$lock" "$$tmp/$$lock" \
+		|| { echo "$$lock is out of step with pyproject.toml: run make lock" >&2; exit 1; }; \
+	done
+
+openapi: $(STAMP)
+	$(MANAGE) spectacular --validate --file docs/openapi.yaml
+
+# A changed API is a reviewed diff of docs/openapi.yaml.
+check-openapi: $(STAMP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(MANAGE) spectacular --validate --file "$$tmp/openapi.yaml" && \
+	{ diff -u docs/openapi.yaml "$$tmp/openapi.yaml" \
+		|| { echo "docs/openapi.yaml is not what the service generates: run make openapi" >&2; exit 1; }; }
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

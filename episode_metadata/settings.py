@@ -2,6 +2,8 @@
 
 Everything an operator changes comes from the environment (see the table in README.md). With
 nothing set, the service runs on one machine: SQLite in var/ and an in-process channel layer.
+That var/ is the current directory's, whether the service runs from a checkout or installed:
+an installed package must never write into its own site-packages.
 """
 
 import ipaddress
@@ -14,8 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from episode_metadata import secret_key
 from episode_metadata.common.env import env_bool, env_float, env_int, env_list, env_str
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR") or BASE_DIR / "var")
+VAR_DIR = Path(env_str("VAR_DIR") or Path.cwd() / "var")
 
 DEBUG = env_bool("DEBUG", default=False)
 DATABASE_URL = env_str("DATABASE_URL")

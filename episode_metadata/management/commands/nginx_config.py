@@ -11,13 +11,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from episodes.files.uploads import largest_limit
 from episodes.files.views import MULTIPART_OVERHEAD
 
-TEMPLATE = Path(settings.BASE_DIR) / "deploy" / "nginx" / "episode-metadata.conf.template"
+# Inside the package, so that an installed service renders it too.
+TEMPLATE = Path(__file__).resolve().parents[2] / "nginx" / "episode-metadata.conf.template"
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 class Command(BaseCommand):
     help = (
-        "Print the nginx configuration (deploy/nginx/episode-metadata.conf.template) for "
+        "Print the nginx configuration (episode_metadata/nginx/episode-metadata.conf.template) for "
         "these server processes, with the static root and upload limit of these settings."
     )
 
