@@ -106,11 +106,15 @@ def _loop(
 
 def _stop_requested(conn: Connection, *, wait: float) -> bool:
     """Read what the supervisor sent, waiting up to `wait` for its first message: "stop",
-    or "wake" (a job is waiting), on which an idle child claims again."""
-    while conn.poll(wait):
-        if conn.recv() == "stop":
-            return True
-        wait = 0
+    or "wake" (a job is waiting), on which an idle child claims again. A supervisor that is
+    gone asks to stop too: the job just run is still answered for."""
+    try:
+        while conn.poll(wait):
+            if conn.recv() == "stop":
+                return True
+            wait = 0
+    except EOFError:
+        return True
     return False
 
 
