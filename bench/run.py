@@ -1,5 +1,6 @@
 """`make bench`: every benchmark, on the embedded default and on PostgreSQL + Redis.
 `make bench-quick` (`--quick`): bench.section's QUICK sections, on PostgreSQL + Redis only.
+`python -m bench.run SECTION...`: the sections of bench.section named, on both.
 
 Each configuration runs in its own process (bench.section) with its own environment: a
 throwaway SQLite file, and a throwaway PostgreSQL database on DATABASE_URL's server (or the
@@ -25,11 +26,11 @@ def run_section(title: str, env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "-m", "bench.section", *args], cwd=ROOT, env=env, check=True)
 
 
-def main(quick: bool) -> None:
+def main(quick: bool, sections: list[str]) -> None:
     if not quick:
         with tempfile.TemporaryDirectory(prefix="bench-") as var:
             env = service_env(VAR_DIR=var)
-            run_section("embedded default: SQLite, in-memory channel layer", env)
+            run_section("embedded default: SQLite, in-memory channel layer", env, *sections)
     server, _ = POSTGRES.rsplit("/", 1)
     name = f"episodes_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
@@ -43,11 +44,12 @@ def main(quick: bool) -> None:
             REDIS_PREFIX=name,
             SECRET_KEY=uuid.uuid4().hex,
         )
-        run_section("PostgreSQL + Redis", env, *(["--quick"] if quick else []))
+        run_section("PostgreSQL + Redis", env, *(["--quick"] if quick else sections))
     finally:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    arguments = sys.argv[1:]
+    main(quick="--quick" in arguments, sections=[name for name in arguments if name != "--quick"])

@@ -2,7 +2,8 @@
 environment (Django settings are fixed per process).
 
 Each section is a function of the environment the servers run with and a token of an
-approver, which prints its figures; `make bench` runs FULL, `make bench-quick` QUICK.
+approver, which prints its figures; `make bench` runs FULL, `make bench-quick` QUICK, and
+`python -m bench.run job_throughput` the sections it names.
 """
 
 import io
@@ -130,5 +131,18 @@ def main(sections: list[Section]) -> None:
         section(env, token)
 
 
+def chosen(args: list[str]) -> list[Section]:
+    """`--quick`, or the sections named (`job_throughput job_latency`), or else all."""
+    if "--quick" in args:
+        return QUICK
+    by_name = {section.__name__: section for section in FULL}
+    unknown = set(args) - set(by_name)
+    if unknown:
+        raise SystemExit(
+            f"no such section: {', '.join(sorted(unknown))}; one of {', '.join(by_name)}"
+        )
+    return [by_name[name] for name in args] or FULL
+
+
 if __name__ == "__main__":
-    main(QUICK if "--quick" in sys.argv else FULL)
+    main(chosen(sys.argv[1:]))

@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -23,9 +24,9 @@ FLUSH_SECONDS = 0.25
 class _Pipe:
     """The pipe to the supervisor, shared by the child's threads.
 
-    Every message says whether activity committed since the last one. Claiming and
-    answering for a job each commit and are at once followed by a message, so their
-    wake-ups travel free; a handler's own commits are flushed within a tick.
+    Every message says whether activity committed since the last one. Each commit of the
+    loop (a claim, or an answer with the next claim) is at once followed by a message, so
+    its wake-up travels free; a handler's own commits are flushed within a tick.
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -70,25 +71,51 @@ def main(conn: Connection, worker_id: str, queues: list[str], poll_seconds: floa
 def _loop(
     conn: Connection, pipe: _Pipe, worker_id: str, queues: list[str], poll_seconds: float
 ) -> None:
+    """Claim, run, then answer for the job and claim the next in one commit; with no job,
+    wait for a wake-up or the next poll. A stop request is honoured between jobs."""
     from episode_metadata.common import context
     from episode_metadata.common.context import Source
     from jobs import execution, services
 
     claiming = context.ActivityContext(source=Source.JOB, actor_label=f"worker {worker_id}")
+    job = None
     while True:
-        with context.acting(claiming):
-            job = services.claim(worker_id=worker_id, queues=queues)
-        if job is not None:
-            pipe.send("busy", str(job.pk), job.attempts, job.timeout_seconds)
-            started = time.monotonic()
-            status = execution.run_claimed(job)
-            pipe.send("idle", str(job.pk), status, job.job_type, time.monotonic() - started)
-        # Drain control messages; with no job, wait for a wake-up or the next poll.
-        while conn.poll(0 if job is not None else poll_seconds):
-            if conn.recv() == "stop":
-                return
+        if job is None:
+            with context.acting(claiming):
+                job = services.claim(worker_id=worker_id, queues=queues)
             if job is None:
-                break
+                if _stop_requested(conn, wait=poll_seconds):
+                    return
+                continue
+        pipe.send("busy", str(job.pk), job.attempts, job.timeout_seconds)
+        started = time.monotonic()
+        outcome = execution.run(job)
+        stopping = _stop_requested(conn, wait=0)
+        with context.acting(claiming):
+            if stopping:
+                status, claimed = execution.answer(job, outcome), None
+            else:
+                status, claimed = services.answer_then_claim(
+                    partial(execution.answer, job, outcome), worker_id=worker_id, queues=queues
+                )
+        pipe.send("idle", str(job.pk), status, job.job_type, time.monotonic() - started)
+        if stopping:
+            return
+        job = claimed
+
+
+def _stop_requested(conn: Connection, *, wait: float) -> bool:
+    """Read what the supervisor sent, waiting up to `wait` for its first message: "stop",
+    or "wake" (a job is waiting), on which an idle child claims again. A supervisor that is
+    gone asks to stop too: the job just run is still answered for."""
+    try:
+        while conn.poll(wait):
+            if conn.recv() == "stop":
+                return True
+            wait = 0
+    except EOFError:
+        return True
+    return False
 
 
 def _watch_parent(pipe: _Pipe) -> None:

@@ -28,22 +28,22 @@ TICK_SECONDS = 0.25
 CANCEL_CHECK_SECONDS = 1.0  # a cancel request is honoured within about a second
 
 
+# How a handler ended: "completed" with its result, "cancelled", or "failed" with the error.
+Outcome = tuple[str, Any]
+
+
 def run_claimed(job: Job) -> str | None:
     """Run `job` (claimed by this worker) and record how it ended.
 
     Returns the job's new status, or None if the job was taken from this worker meanwhile.
     """
+    return answer(job, run(job))
+
+
+def run(job: Job) -> Outcome:
+    """Call the handler of `job` (claimed by this worker); nothing is recorded yet, so that
+    the worker can answer for it in the same transaction as it claims its next job."""
     declared = registry.get(job.job_type)
-    outcome, value = _call(job, declared)
-    with context.acting(_worker_context(job)):
-        if outcome == "completed":
-            return services.complete(job, value)
-        if outcome == "cancelled":
-            return services.cancelled_by_handler(job)
-        return services.fail_attempt(job, services.error_entry(value, attempt=job.attempts))
-
-
-def _call(job: Job, declared: registry.JobType | None) -> tuple[str, Any]:
     if declared is None:
         return "failed", LookupError(f"no handler is registered for job type {job.job_type!r}")
     handler_context = context.ActivityContext(
@@ -63,6 +63,17 @@ def _call(job: Job, declared: registry.JobType | None) -> tuple[str, Any]:
             return "cancelled", None
         except (Exception, runtime.JobTimeout) as exc:
             return "failed", exc
+
+
+def answer(job: Job, outcome: Outcome) -> str | None:
+    """Record how the attempt ended, if it still owns the job: the new status, else None."""
+    kind, value = outcome
+    with context.acting(_worker_context(job)):
+        if kind == "completed":
+            return services.complete(job, value)
+        if kind == "cancelled":
+            return services.cancelled_by_handler(job)
+        return services.fail_attempt(job, services.error_entry(value, attempt=job.attempts))
 
 
 def _worker_context(job: Job) -> context.ActivityContext:

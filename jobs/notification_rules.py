@@ -11,10 +11,18 @@ def _job_creator(entry: ActivityLog) -> set[int]:
     return {user_id for user_id in creator if user_id is not None}
 
 
+def _has_no_creator(entry: ActivityLog) -> bool:
+    """Jobs nobody started (scheduled, system ones) tell nobody: the row's summary says so
+    without a query, and a job never gains a creator. One that had one is looked up, since
+    the user may have been deleted since."""
+    summary = summary_of(entry)
+    return "created_by_id" in summary and summary["created_by_id"] is None
+
+
 def _job_completed(entry: ActivityLog) -> Planned | None:
     job_type = summary_of(entry).get("job_type", "job")
     declared = registry.get(job_type)
-    if declared is not None and declared.quiet:
+    if _has_no_creator(entry) or (declared is not None and declared.quiet):
         return None
     return Planned(
         type=NotificationType.JOB_COMPLETED,
@@ -26,7 +34,9 @@ def _job_completed(entry: ActivityLog) -> Planned | None:
     )
 
 
-def _job_failed(entry: ActivityLog) -> Planned:
+def _job_failed(entry: ActivityLog) -> Planned | None:
+    if _has_no_creator(entry):
+        return None
     summary = summary_of(entry)
     job_type = summary.get("job_type", "job")
     attempts = summary.get("attempts")

@@ -8,9 +8,12 @@ field's own `get_db_prep_*`, so they are stored exactly as the ORM would store t
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from jobs.models import WAITING, Job
+
+_FIELD_NAMES = [f.attname for f in Job._meta.concrete_fields]
 
 
 def _column(name: str) -> str:
@@ -37,8 +40,34 @@ def next_due(queues: list[str], now) -> Job | None:
     """The next job a worker of these queues should run, locked for this transaction."""
     run_after = Job._meta.get_field("run_after").get_db_prep_value(now, connection)
     params = [*WAITING, *queues, run_after]
-    rows = Job.objects.raw(_next_due_sql(connection.vendor, len(queues)), params)
-    return next(iter(rows), None)
+    with connection.cursor() as cursor:
+        cursor.execute(_next_due_sql(connection.vendor, len(queues)), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # As `Job.objects.raw()` would load it, without working out again for every claim which
+    # column is which field and how each converts.
+    columns = _columns(connections[connection.alias])
+    values = [_from_db(value, column) for value, column in zip(row, columns, strict=True)]
+    return Job.from_db(connection.alias, _FIELD_NAMES, values)
+
+
+@cache
+def _columns(db: BaseDatabaseWrapper) -> list[tuple[Any, list]]:
+    """Each column's expression and its converters from the database's values; per thread's
+    connection, since they are methods of its operations."""
+    columns = []
+    for field in Job._meta.concrete_fields:
+        column = field.get_col(Job._meta.db_table)
+        columns.append((column, db.ops.get_db_converters(column) + field.get_db_converters(db)))
+    return columns
+
+
+def _from_db(value: Any, column: tuple[Any, list]) -> Any:
+    expression, converters = column
+    for converter in converters:
+        value = converter(value, expression, connection)
+    return value
 
 
 @cache

@@ -339,3 +339,99 @@ def test_a_starting_worker_announces_itself_on_the_jobs_topic():
     assert "jobs" in topics.topics_of(row.resource_type, row.resource_id, row.episode_id)
     announced = events.event_data(row)["job_processor"]
     assert announced["concurrency"] == 3 and announced["queues"] == ["default", "exports"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_answers_and_claims_its_next_job_in_one_commit():
+    first = services.enqueue(registry.get("diagnostic"), {}, priority=1)
+    second = services.enqueue(registry.get("diagnostic"), {})
+    job = services.claim(worker_id=WORKER, queues=["default"])
+    outcome = execution.run(job)
+    next_job_at_commit = []
+
+    def answer() -> str | None:
+        next_job = Job.objects.filter(pk=second.pk).values_list("status", flat=True)
+        transaction.on_commit(lambda: next_job_at_commit.append(next_job.get()))
+        return execution.answer(job, outcome)
+
+    status, claimed = services.answer_then_claim(answer, worker_id=WORKER, queues=["default"])
+
+    assert (job.pk, status) == (first.pk, JobStatus.COMPLETED)
+    assert claimed.pk == second.pk
+    assert next_job_at_commit == [JobStatus.RUNNING]  # the answer's commit was the claim's
+    assert actions(first) == ["create", "start", "complete"]
+    assert actions(second) == ["create", "start"]
+
+
+@contextlib.contextmanager
+def claims_refused():
+    """A database that refuses every claim, as a broken one would."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        create = [
+            "CREATE FUNCTION tests_refuse_claim() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION 'claims refused'; END; $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER tests_refuse_claim BEFORE UPDATE ON jobs_job FOR EACH ROW "
+            "WHEN (NEW.status = 'running') EXECUTE FUNCTION tests_refuse_claim()",
+        ]
+        drop = [
+            "DROP TRIGGER tests_refuse_claim ON jobs_job",
+            "DROP FUNCTION tests_refuse_claim()",
+        ]
+    else:
+        create = [
+            "CREATE TRIGGER tests_refuse_claim BEFORE UPDATE ON jobs_job "
+            "WHEN NEW.status = 'running' BEGIN SELECT RAISE(ABORT, 'claims refused'); END"
+        ]
+        drop = ["DROP TRIGGER tests_refuse_claim"]
+    with connection.cursor() as cursor:
+        for statement in create:
+            cursor.execute(statement)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for statement in drop:
+                cursor.execute(statement)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_commits_even_when_the_next_claim_fails(caplog):
+    first = services.enqueue(registry.get("diagnostic"), {}, priority=1)
+    second = services.enqueue(registry.get("diagnostic"), {})
+    job = services.claim(worker_id=WORKER, queues=["default"])
+    outcome = execution.run(job)
+
+    with claims_refused():
+        status, claimed = services.answer_then_claim(
+            lambda: execution.answer(job, outcome), worker_id=WORKER, queues=["default"]
+        )
+
+    assert (status, claimed) == (JobStatus.COMPLETED, None)
+    assert Job.objects.get(pk=first.pk).status == JobStatus.COMPLETED
+    assert actions(first) == ["create", "start", "complete"]
+    assert Job.objects.get(pk=second.pk).status == JobStatus.PENDING
+    assert "could not claim a job" in caplog.text
+    assert services.claim(worker_id=WORKER, queues=["default"]).pk == second.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_request_during_a_job_is_honoured_before_the_next_claim():
+    from multiprocessing import Pipe
+
+    from jobs import child
+
+    first = services.enqueue(registry.get("diagnostic"), {}, priority=1)
+    second = services.enqueue(registry.get("diagnostic"), {})
+    supervisor_end, child_end = Pipe()
+    supervisor_end.send("stop")  # as if sent while the first job ran
+
+    child._loop(child_end, child._Pipe(child_end), WORKER, ["default"], poll_seconds=30)
+
+    told = []
+    while supervisor_end.poll():
+        told.append(supervisor_end.recv()[1:3])
+    assert told == [("busy", str(first.pk)), ("idle", str(first.pk))]
+    assert Job.objects.get(pk=first.pk).status == JobStatus.COMPLETED
+    assert Job.objects.get(pk=second.pk).status == JobStatus.PENDING

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activity import events
@@ -13,7 +14,7 @@ from activity.models import Notification, NotificationCursor
 from activity.notifications import services
 from activity.notifications.selectors import UNREAD_COUNT_CAP
 from episodes.models import EpisodeFile
-from jobs import execution
+from jobs import execution, registry
 from jobs import services as job_services
 from jobs.models import Job, JobStatus
 from tests.conftest import bearer_client, with_role
@@ -185,6 +186,19 @@ def test_a_job_tells_its_creator_when_it_completes_or_fails_for_good(people):
     ]
     assert rows[1].priority == "high"
     assert "after 2 attempts" in rows[1].message
+
+
+def test_jobs_nobody_started_are_passed_over_without_a_lookup_each():
+    def deliver_after_jobs(count: int) -> int:
+        for _ in range(count):
+            job_services.enqueue(registry.get("diagnostic"), {})
+            execution.run_claimed(job_services.claim(worker_id="test", queues=["default"]))
+        with CaptureQueriesContext(connection) as queries:
+            services.deliver_pending()
+        return len(queries)
+
+    assert deliver_after_jobs(5) == deliver_after_jobs(1)
+    assert not Notification.objects.exists()
 
 
 def test_housekeeping_jobs_tell_their_creator_only_when_they_fail(people, settings):

@@ -46,7 +46,8 @@ def plan(entry: ActivityLog) -> Planned | None:
     if planned is None:
         return None
     planned.recipients.discard(entry.actor_id)
-    planned.recipients.difference_update(_unable_to_read(planned.recipients, permission))
+    if planned.recipients:  # most activity concerns nobody: no need to ask who may read it
+        planned.recipients.difference_update(_unable_to_read(planned.recipients, permission))
     return planned
 
 
