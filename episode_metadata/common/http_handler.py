@@ -50,8 +50,8 @@ class SyncRequestHandler(ASGIHandler):
     def _respond(self, scope: dict, body_file) -> HttpResponseBase:
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
-        # A request, or the response refusing its body. Kept paired, not unpacked, each
-        # is known not to be None once the other is.
+        # A request, or the response refusing its body: left as a pair, since unpacked the
+        # two would each read as possibly None.
         created = self.create_request(scope, body_file)
         if created[0] is not None:
             response = self.get_response(created[0])

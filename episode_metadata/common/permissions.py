@@ -124,14 +124,14 @@ def _held_sql() -> str:
 
 
 def is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Active staff see and may do everything. Only a user model built on AbstractUser (the
-    service's is) has staff; the anonymous user is never active."""
+    """Active staff see and may do everything. Staff is a flag of AbstractUser, which the
+    service's user model is; the anonymous user is never staff."""
     return isinstance(user, AbstractUser) and user.is_active and user.is_staff
 
 
 def allowed(user: AbstractBaseUser | AnonymousUser | None, permission: str) -> bool:
-    """`permission` is `app_label.codename`, as `User.has_perm` takes it. Only a user model with
-    PermissionsMixin (the service's has) holds permissions, and the anonymous user."""
+    """`permission` is `app_label.codename`, as `User.has_perm` takes it. No user, or a user
+    model without PermissionsMixin (the service's has it), holds any."""
     return isinstance(user, PermissionsMixin | AnonymousUser) and user.has_perm(permission)
 
 
