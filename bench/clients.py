@@ -26,7 +26,7 @@ import struct
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -38,6 +38,9 @@ READ_SECONDS = 0.2
 _TIMESTAMP = re.compile(rb'"timestamp":"([^"]+)"')
 _ID = re.compile(rb'^\{"id":(\d+)')
 TEXT, PING, PONG = 0x1, 0x9, 0xA
+
+# Hears each text frame that is no durable event, with its time of arrival.
+OnControl = Callable[[float, bytes], None]
 
 
 def raise_open_files_limit() -> None:
@@ -58,12 +61,20 @@ def masked_frame(payload: bytes, opcode: int = TEXT) -> bytes:
 
 
 def latency_ms(arrived: float, payload: bytes) -> float:
-    sent = datetime.fromisoformat(_TIMESTAMP.search(payload).group(1).decode())
+    sent = datetime.fromisoformat(_field(_TIMESTAMP, payload).decode())
     return (arrived - sent.timestamp()) * 1000
 
 
 def event_id(payload: bytes) -> int:
-    return int(_ID.match(payload).group(1))
+    return int(_field(_ID, payload))
+
+
+def _field(pattern: re.Pattern[bytes], payload: bytes) -> bytes:
+    """What `pattern`'s group finds in an event, which every durable event carries."""
+    found = pattern.search(payload)
+    if found is None:
+        raise ValueError(f"no {pattern.pattern!r} in the event {payload[:200]!r}")
+    return found.group(1)
 
 
 def _single_text_payload(data: bytes) -> bytes | None:
@@ -86,7 +97,9 @@ class ClientProtocol(asyncio.Protocol):
     every other text frame to `on_control`. Anything else is read as it comes (a ping is
     answered at once: unanswered, the server closes the socket)."""
 
-    def __init__(self, host: str, path: str, topics: list[str], on_control=None) -> None:
+    def __init__(
+        self, host: str, path: str, topics: list[str], on_control: OnControl | None = None
+    ) -> None:
         self.request = (
             f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -183,9 +196,13 @@ class ClientProtocol(asyncio.Protocol):
             self.subscribed.set_exception(ConnectionError("closed before subscribing"))
 
 
-async def connect(url: str, count: int, topics: list[str], on_control=None) -> list:
+async def connect(
+    url: str, count: int, topics: list[str], on_control: OnControl | None = None
+) -> list[ClientProtocol]:
     """COUNT clients connected and subscribed, CONNECT_BATCH at a time."""
     parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"{url} names no host and port")
     path = f"{parts.path}?{parts.query}"
     loop = asyncio.get_running_loop()
     protocols = []

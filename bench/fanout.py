@@ -21,6 +21,7 @@ from pathlib import Path
 from bench import bare_broadcast
 from bench.clients import raise_open_files_limit
 from bench.http import post_json
+from bench.servers import server_pid
 from realtime import selectors
 from tests.service_process import ROOT, Server
 
@@ -129,6 +130,7 @@ class Clients:
         subscribed per second, from the first connection to the last reply."""
         started, finished = [], []
         for process in self.processes:
+            assert process.stdout is not None  # started with a pipe
             line = process.stdout.readline().split()
             if not line or line[0] != "READY":
                 raise RuntimeError(f"clients failed to connect: {line!r}")
@@ -138,10 +140,12 @@ class Clients:
 
     def collect(self, expected: list[int]) -> Deliveries:
         for process in self.processes:
+            assert process.stdin is not None  # started with a pipe
             process.stdin.write(f"COLLECT {len(expected)} {GRACE_SECONDS}\n")
             process.stdin.flush()
         deliveries = Deliveries(self.count, expected)
         for process in self.processes:
+            assert process.stdout is not None  # started with a pipe
             deliveries.add(json.loads(process.stdout.readline()))
             process.wait(timeout=60)
         return deliveries
@@ -225,7 +229,7 @@ def against_bare(
 
 def cpu_seconds(server: Server) -> float:
     """CPU time (user and system) the server process has used so far."""
-    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{server_pid(server)}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -280,12 +284,12 @@ def idle_sockets(servers: list[Server], token: str, per_process: int) -> list[st
     post_json(servers[0], "/api/v1/episodes/", token, {"title": "Warm-up"})
     time.sleep(1)
     service = ServiceEvents(servers[0], token)
-    before = [rss_kb(server.process.pid) for server in servers]
+    before = [rss_kb(server_pid(server)) for server in servers]
     count = per_process * len(servers)
     urls = [f"{server.ws}/ws/events/?token={token}" for server in servers]
     with Clients(urls, count) as group:
         rate = group.subscribed()
-        after = [rss_kb(server.process.pid) for server in servers]
+        after = [rss_kb(server_pid(server)) for server in servers]
         for i in range(IDLE_EVENTS):
             service.emit(f"Idle sockets #{i}")
             time.sleep(IDLE_EVENT_SPACING_SECONDS)

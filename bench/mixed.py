@@ -95,6 +95,7 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
             stdout=subprocess.PIPE,
             text=True,
         )
+        assert process.stdin is not None  # started with a pipe
         process.stdin.write(json.dumps(config) + "\n")
         process.stdin.flush()
         processes.append(process)
@@ -111,6 +112,7 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
         deliveries = Deliveries(len(tokens), expected)
         calls, pongs = [], []
         for process in processes:
+            assert process.stdout is not None  # started with a pipe
             result = json.loads(process.stdout.readline())
             deliveries.add(result)
             calls += result["calls"]
@@ -166,6 +168,7 @@ def _summary(values: list[float]) -> str:
 
 def _expect(processes: list[subprocess.Popen], word: str) -> None:
     for process in processes:
+        assert process.stdout is not None  # started with a pipe
         line = process.stdout.readline().strip()
         if line != word:
             raise RuntimeError(f"a user process said {line!r}, not {word}")
@@ -173,5 +176,6 @@ def _expect(processes: list[subprocess.Popen], word: str) -> None:
 
 def _tell(processes: list[subprocess.Popen], line: str) -> None:
     for process in processes:
+        assert process.stdin is not None  # started with a pipe
         process.stdin.write(line + "\n")
         process.stdin.flush()

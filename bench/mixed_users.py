@@ -19,7 +19,7 @@ from collections.abc import Callable
 import h11
 import uvloop
 
-from bench.clients import connect, raise_open_files_limit, report, wait_for_events
+from bench.clients import ClientProtocol, connect, raise_open_files_limit, report, wait_for_events
 
 PING_SECONDS = 30.0
 # A user's calls, by weight: mostly reads, some writes.
@@ -70,6 +70,9 @@ class Api:
 
 
 class User:
+    # Connected once the user exists: connecting takes its `on_control`.
+    socket: ClientProtocol
+
     def __init__(self, number: int, port: int, token: str, episodes: list[str]) -> None:
         self.number = number
         self.api = Api(port, token)
@@ -78,7 +81,6 @@ class User:
         self.calls: list[tuple[str, int, float]] = []
         self.pings: list[float] = []
         self.pongs: list[float] = []
-        self.socket = None
 
     def on_control(self, arrived: float, payload: bytes) -> None:
         if b'"event":"pong"' in payload:
@@ -132,10 +134,10 @@ async def main() -> None:
     users = [
         User(number, port, token, config["episodes"]) for number, port, token in config["users"]
     ]
-    sockets = await asyncio.gather(
+    connected = await asyncio.gather(
         *(connect(user.url, 1, ["episodes"], user.on_control) for user in users)
     )
-    for user, [socket] in zip(users, sockets, strict=True):
+    for user, [socket] in zip(users, connected, strict=True):
         user.socket = socket
     print("READY", flush=True)
     loop = asyncio.get_running_loop()

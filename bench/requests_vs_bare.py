@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import psycopg
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from knox.auth import TokenAuthentication
 
 from bench import cpu, wrk
 from bench.endpoints import ENDPOINTS, Endpoint, count_queries
+from bench.servers import server_pid
 from episodes.models import Episode, EpisodeStatus
 from tests.service_process import ROOT, Server, service_env, uvicorn
 
@@ -108,12 +109,12 @@ def compare(env: dict[str, str], token: str, rounds: Rounds) -> list[str]:
     return _report(rows, queries, rounds)
 
 
-def _user(token: str) -> AbstractBaseUser:
+def _user(token: str) -> User:
     user, _ = TokenAuthentication().authenticate_credentials(token.encode())
     return user
 
 
-def _seed(user: AbstractBaseUser) -> str:
+def _seed(user: User) -> str:
     """A show's worth of episodes, varied as real ones are; returns the newest one's id."""
     statuses = EpisodeStatus.values
     Episode.objects.bulk_create(
@@ -207,7 +208,7 @@ def _round(
     episode_id: str,
     side: Side,
 ) -> None:
-    pid = target.server.process.pid
+    pid = server_pid(target.server)
     before = cpu.process_seconds(pid)
     result = wrk.run(
         target.server.http + endpoint.url_path(episode_id),

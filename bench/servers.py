@@ -2,7 +2,7 @@
 
 import sys
 
-from tests.service_process import uvicorn
+from tests.service_process import Server, uvicorn
 
 
 def daphne(app: str, port: int) -> list[str]:
@@ -26,3 +26,10 @@ def granian(app: str, port: int) -> list[str]:
 
 
 COMMANDS = {"uvicorn": uvicorn, "daphne": daphne, "granian": granian}
+
+
+def server_pid(server: Server) -> int:
+    """The process of a server measured, which must have been started."""
+    if server.process is None:
+        raise RuntimeError(f"the server on port {server.port} was never started")
+    return server.process.pid

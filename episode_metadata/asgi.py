@@ -2,6 +2,7 @@
 
 import gc
 import os
+from typing import Any, cast
 
 import django
 
@@ -21,7 +22,8 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # The consumer authenticates (realtime/auth.py): no session middleware around it.
-        "websocket": URLRouter(websocket_urlpatterns),
+        # channels' stub asks for patterns typed as ASGI routes, which Django's path() is not.
+        "websocket": URLRouter(cast("list[Any]", websocket_urlpatterns)),
     }
 )
 

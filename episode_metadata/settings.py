@@ -7,8 +7,10 @@ an installed package must never write into its own site-packages.
 """
 
 import ipaddress
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -102,7 +104,7 @@ SQLITE_OPTIONS = {
 }
 
 
-def _database() -> dict:
+def _database() -> Mapping[str, Any]:
     if not DATABASE_URL:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         return {
@@ -198,7 +200,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start without it
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or VAR_DIR / "media")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

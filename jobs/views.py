@@ -2,7 +2,7 @@ import posixpath
 from collections.abc import Callable
 
 from django.core.files.storage import default_storage
-from django.http import HttpResponse
+from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -142,7 +142,9 @@ class JobViewSet(
         url_path=r"files/(?P<file_format>[^/]+)",
         content_negotiation_class=DownloadNegotiation,
     )
-    def files(self, request: Request, pk: str | None = None, file_format: str = "") -> HttpResponse:
+    def files(
+        self, request: Request, pk: str | None = None, file_format: str = ""
+    ) -> HttpResponseBase:
         """Download an output file the job's handler listed in its result."""
         job = self.get_object()
         entry = selectors.output_file(job, file_format)

@@ -5,6 +5,7 @@ user who owns them."""
 import json
 import os
 import sys
+from typing import Any
 
 import django
 
@@ -13,6 +14,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db.models import Field
 from rest_framework.authtoken.models import Token
 
 from bench.bare.models import Episode
@@ -30,7 +32,7 @@ def main() -> None:
     # auto_now_add and auto_now stamp every row with now: the service's times go back in.
     for episode, row in zip(episodes, rows, strict=True):
         for name in STAMPS:
-            setattr(episode, name, Episode._meta.get_field(name).to_python(row[name]))
+            setattr(episode, name, _to_python(name, row[name]))
     Episode.objects.bulk_update(episodes, STAMPS, batch_size=500)
     print(Token.objects.create(user=user).key)
 
@@ -42,8 +44,14 @@ def _columns(row: dict, user_id: int) -> dict:
         if name in OWNERS:
             columns[name] = user_id if value is not None else None
         else:
-            columns[name] = Episode._meta.get_field(name).to_python(value)
+            columns[name] = _to_python(name, value)
     return columns
+
+
+def _to_python(name: str, value: Any) -> Any:
+    field = Episode._meta.get_field(name)
+    assert isinstance(field, Field)  # a column: rows hold no reverse relations
+    return field.to_python(value)
 
 
 if __name__ == "__main__":

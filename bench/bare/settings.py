@@ -7,7 +7,9 @@ SQLite), so that the comparison is of the request path, not of connection handli
 """
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.management.utils import get_random_secret_key
@@ -56,7 +58,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> Mapping[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if not url:
         return {

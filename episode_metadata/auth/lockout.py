@@ -43,7 +43,7 @@ class LockoutHandler(AxesDatabaseHandler):
         logging in to one's own account between guesses would then reset the count of
         guesses at someone else's."""
         return self.reset_attempts(
-            ip_address=request.axes_ip_address,
+            ip_address=request.axes_ip_address,  # type: ignore[attr-defined]  # axes sets it
             username=get_client_username(request, credentials),
         )
 

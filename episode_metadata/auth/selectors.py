@@ -4,7 +4,7 @@ clients that offer only the actions the service would allow."""
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import Permission, User
 from django.db.models import QuerySet
 from knox.models import AuthToken
 
@@ -34,14 +34,14 @@ def tokens(
     return found
 
 
-def role_names(user: AbstractBaseUser) -> list[str]:
+def role_names(user: User) -> list[str]:
     """The roles the user holds, in the order episodes/roles.py lists them (staff is a flag of
     the user, not a role)."""
     held = set(user.groups.values_list("name", flat=True))
     return [role for role in roles.ROLES if role in held]
 
 
-def permission_names(user: AbstractBaseUser) -> list[str]:
+def permission_names(user: User) -> list[str]:
     """Every permission the user has, each asked of `allowed` as every door asks it: staff,
     who hold none themselves, are listed with all of them."""
     defined = Permission.objects.values_list("content_type__app_label", "codename")
@@ -50,6 +50,6 @@ def permission_names(user: AbstractBaseUser) -> list[str]:
     )
 
 
-def transitions(user: AbstractBaseUser) -> dict[str, list[str]]:
+def transitions(user: User) -> dict[str, list[str]]:
     """For each episode status, the statuses the user may move an episode to from it."""
     return {status: roles.transitions_for(user, status) for status in roles.WORKFLOW}

@@ -1,8 +1,9 @@
 import logging
 from collections.abc import Callable
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.contrib.auth import logout as session_logout
+from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -13,12 +14,11 @@ from rest_framework.request import Request
 from episode_metadata.auth import lockout
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
 
 REVOKE_BATCH_SIZE = 1_000
 
 
-def log_in(request: Request, *, username: str, password: str) -> tuple[str, User]:
+def log_in(request: Request, *, username: str, password: str) -> tuple[str, AbstractBaseUser]:
     """Exchange credentials for a new API token; each client gets its own, revocable alone.
 
     Failures count towards the lockout every login door shares. Axes marks the DRF request,

@@ -50,13 +50,18 @@ class SyncRequestHandler(ASGIHandler):
     def _respond(self, scope: dict, body_file) -> HttpResponseBase:
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
-        request, response = self.create_request(scope, body_file)
-        if request is not None:
-            response = self.get_response(request)
-            response._handler_class = self.__class__
+        # A request, or the response refusing its body: left as a pair, since unpacked the
+        # two would each read as possibly None.
+        created = self.create_request(scope, body_file)
+        if created[0] is not None:
+            response = self.get_response(created[0])
+            # As Django's handlers mark it; the stubs leave the attribute out.
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
             if isinstance(response, FileResponse):
                 # The server chunks what it sends; bigger reads mean fewer trips.
                 response.block_size = self.chunk_size
+        else:
+            response = created[1]
         if not response.streaming:
             _finish(response, body_file)
         return response

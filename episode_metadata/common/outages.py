@@ -11,6 +11,7 @@ when it ends.
 import logging
 import threading
 import time
+from typing import TypeGuard
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -81,7 +82,9 @@ class ConnectionErrorsAsOutage(logging.Filter):
         return True
 
 
-def is_connection_error(error: BaseException | None) -> bool:
+def is_connection_error(
+    error: BaseException | None,
+) -> TypeGuard[RedisConnectionError | RedisTimeoutError | OSError]:
     return isinstance(error, RedisConnectionError | RedisTimeoutError | OSError)
 
 

@@ -1,4 +1,5 @@
 import re
+from typing import cast
 
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
@@ -17,7 +18,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def get_page_size(self, request: Request) -> int:
+    def get_page_size(self, request: Request) -> int | None:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
@@ -47,7 +48,9 @@ class IdCursorPagination(pagination.CursorPagination):
             cursor = super().decode_cursor(request)
         except NotFound:
             raise self._invalid() from None
-        if cursor is not None and cursor.position is not None and not _is_id(cursor.position):
+        # DRF's stub has the position an int; decoded from the query, it is text.
+        position = cast(str | None, cursor.position) if cursor is not None else None
+        if position is not None and not _is_id(position):
             raise self._invalid()
         return cursor
 

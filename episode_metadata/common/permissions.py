@@ -6,9 +6,17 @@ import functools
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    AbstractUser,
+    AnonymousUser,
+    Group,
+    Permission,
+    PermissionsMixin,
+)
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import Model
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -116,16 +124,18 @@ def _held_sql() -> str:
 
 
 def is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Active staff see and may do everything."""
-    return bool(user.is_active and user.is_staff)
+    """Active staff see and may do everything. Staff is a flag of AbstractUser, which the
+    service's user model is; the anonymous user is never staff."""
+    return isinstance(user, AbstractUser) and user.is_active and user.is_staff
 
 
 def allowed(user: AbstractBaseUser | AnonymousUser | None, permission: str) -> bool:
-    """`permission` is `app_label.codename`, as `User.has_perm` takes it."""
-    return user is not None and user.has_perm(permission)
+    """`permission` is `app_label.codename`, as `User.has_perm` takes it. No user, or a user
+    model without PermissionsMixin (the service's has it), holds any."""
+    return isinstance(user, PermissionsMixin | AnonymousUser) and user.has_perm(permission)
 
 
-def model_permission(model: type, action: str) -> str:
+def model_permission(model: type[Model], action: str) -> str:
     return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
 
 
@@ -142,7 +152,7 @@ class ModelPermissions(BasePermission):
     def has_permission(self, request: Request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
-        if not hasattr(view, request.method.lower()):
+        if not hasattr(view, (request.method or "").lower()):
             return True  # nothing answers this method here: a 405 says so, not a 403
         permission = self.required(request, view)
         if allowed(request.user, permission):
@@ -159,7 +169,7 @@ class ModelPermissions(BasePermission):
         queryset = getattr(view, "queryset", None)
         if queryset is None:
             queryset = view.get_queryset()
-        return model_permission(queryset.model, METHOD_ACTIONS.get(request.method, "change"))
+        return model_permission(queryset.model, METHOD_ACTIONS.get(request.method or "", "change"))
 
 
 def requires(permission: str) -> type[BasePermission]:

@@ -6,12 +6,12 @@ them off the event loop.
 """
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 CHUNK = 256 * 1024
@@ -32,14 +32,14 @@ def stored_file_response(
     content_type: str,
     filename: str,
     etag: str | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The stored file `name` as an attachment, or the byte range the request asks for."""
     try:
         start, end = _requested_range(request, size, etag)
     except UnsatisfiableRange:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        unsatisfiable = HttpResponse(status=416)
+        unsatisfiable["Content-Range"] = f"bytes */{size}"
+        return unsatisfiable
     length = end - start + 1
     chunks = _async_chunks if isinstance(request, ASGIRequest) else _chunks
     response = StreamingHttpResponse(
@@ -89,7 +89,7 @@ def _position(digits: str) -> int:
     return int(digits) if len(digits) < len(str(FAR)) else FAR
 
 
-def _chunks(name: str, start: int, length: int) -> Iterator[bytes]:
+def _chunks(name: str, start: int, length: int) -> Generator[bytes]:
     with default_storage.open(name, "rb") as stored:
         stored.seek(start)
         while length > 0:
@@ -102,9 +102,13 @@ def _chunks(name: str, start: int, length: int) -> Iterator[bytes]:
 
 async def _async_chunks(name: str, start: int, length: int) -> AsyncIterator[bytes]:
     chunks = _chunks(name, start, length)
-    read = sync_to_async(next, thread_sensitive=False)
+    read = sync_to_async(_next_chunk, thread_sensitive=False)
     try:
-        while (chunk := await read(chunks, None)) is not None:
+        while (chunk := await read(chunks)) is not None:
             yield chunk
     finally:
         await sync_to_async(chunks.close, thread_sensitive=False)()
+
+
+def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
+    return next(chunks, None)

@@ -4,14 +4,14 @@ serves its own bytes, through a redirect to the signed URL it hands out."""
 import inspect
 
 from django.core.files.storage import FileSystemStorage, Storage, storages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.utils.http import content_disposition_header
 
 from episode_metadata.common.streaming import stored_file_response
 from episodes.models import EpisodeFile
 
 
-def file_response(request: HttpRequest, episode_file: EpisodeFile) -> HttpResponse:
+def file_response(request: HttpRequest, episode_file: EpisodeFile) -> HttpResponseBase:
     storage = storages["default"]
     if not isinstance(storage, FileSystemStorage):
         return HttpResponseRedirect(_remote_url(storage, episode_file))

@@ -1,6 +1,6 @@
 from functools import cached_property
 
-from django.http import HttpResponse
+from django.http import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -147,7 +147,7 @@ class EpisodeFileViewSet(
         },
     )
     @action(detail=True)
-    def download(self, request: Request, **kwargs: str) -> HttpResponse:
+    def download(self, request: Request, **kwargs: str) -> HttpResponseBase:
         episode_file = self.get_object()
         response = downloads.file_response(request._request, episode_file)
         # A player fetching a video in ranges is one download, counted at its first byte.
