@@ -4,7 +4,7 @@ them."""
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -17,7 +17,7 @@ from jobs.models import WAITING, Job, JobStatus, Worker
 VIEW_JOB = "jobs.view_job"
 
 
-def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
+def job_list(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
     """The jobs `user` may see, with their creators joined: each row names who enqueued it.
 
     Staff see every job; anyone else with the permission to view jobs sees those they created
@@ -34,7 +34,7 @@ def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
     return jobs.filter(seen)
 
 
-def job_activity(user: AbstractBaseUser) -> Q | None:
+def job_activity(user: AbstractBaseUser | AnonymousUser) -> Q | None:
     """The activity rows about jobs that `user` may read, as a filter on the log (None: all):
     those of the jobs `job_list` shows them. A row keeps its job's episode, so a job on an
     episode needs no lookup; their own jobs are matched by id."""
