@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -7,6 +9,9 @@ from django.utils.safestring import SafeString
 
 from jobs import selectors, services
 from jobs.models import Job, JobStatus, Worker
+
+if TYPE_CHECKING:
+    from jobs.selectors import LiveWorker
 
 
 class _RegisteredFilter(admin.SimpleListFilter):
@@ -207,11 +212,11 @@ class WorkerAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     ordering = ["-started_at"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Worker]:
+    def get_queryset(self, request: HttpRequest) -> "QuerySet[LiveWorker]":
         return selectors.workers(fresh_within=settings.JOBS_LEASE_SECONDS)
 
     @admin.display(description="state")
-    def state(self, worker: Worker) -> str:
+    def state(self, worker: "LiveWorker") -> str:
         if worker.live:
             return "alive"
         return "stopped" if worker.stopped_at is not None else "silent (presumed dead)"

@@ -2,7 +2,7 @@
 them."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
@@ -13,6 +13,15 @@ from episode_metadata.common.permissions import allowed, is_staff
 from episode_metadata.common.user_serializers import with_user_summaries
 from jobs import references, registry
 from jobs.models import WAITING, Job, JobStatus, Worker
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Liveness(TypedDict):
+        live: bool
+
+    # A worker as `workers()` returns it.
+    LiveWorker = WithAnnotations[Worker, _Liveness]
 
 VIEW_JOB = "jobs.view_job"
 
@@ -143,7 +152,7 @@ def live_workers(*, fresh_within: float) -> QuerySet[Worker]:
     return Worker.objects.filter(_live(fresh_within))
 
 
-def workers(*, fresh_within: float) -> QuerySet[Worker]:
+def workers(*, fresh_within: float) -> "QuerySet[LiveWorker]":
     """Every worker, with `live` telling whether it is."""
     return Worker.objects.annotate(
         live=ExpressionWrapper(_live(fresh_within), output_field=BooleanField())

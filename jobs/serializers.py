@@ -145,7 +145,7 @@ class JobSerializer(serializers.ModelSerializer):
         """The result, with each listed file's download URL: a handler cannot know its job's
         id, so it cannot name the URL itself."""
         listed = selectors.listed_files(job)
-        if not listed:
+        if not listed or job.result is None:
             return job.result
         files = [
             {**entry, "url": download_url(job, entry["format"])}
