@@ -16,6 +16,7 @@ gone too, and must not be reported as saved.
 """
 
 from functools import cache
+from typing import cast
 
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Field
@@ -34,10 +35,15 @@ class TransactionLost(DatabaseError):
 def _insert_sql(alias: str) -> str:
     ops = connections[alias].ops
     table = ops.quote_name(ActivityLog._meta.db_table)
-    columns = ", ".join(ops.quote_name(f.column) for f in _FIELDS)
+    columns = ", ".join(ops.quote_name(_column(f)) for f in _FIELDS)
     placeholders = ", ".join(["%s"] * len(_FIELDS))
-    pk = ops.quote_name(ActivityLog._meta.pk.column)
+    pk = ops.quote_name(_column(ActivityLog._meta.pk))
     return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk}"  # noqa: S608
+
+
+def _column(field: Field) -> str:
+    # A concrete field always has a column; the stubs allow None for every field.
+    return cast(str, field.column)
 
 
 def insert(entry: ActivityLog, using: str = "default") -> ActivityLog:

@@ -1,6 +1,8 @@
 import re
 import uuid
+from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -16,7 +18,7 @@ def request_id_for(request: HttpRequest) -> str:
     return given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def _authenticated_user(request: HttpRequest):
+def _authenticated_user(request: HttpRequest) -> User | None:
     user = getattr(request, "user", None)
     return user if user is not None and user.is_authenticated else None
 
@@ -36,22 +38,23 @@ def _loaded_user_id(request: HttpRequest) -> int | None:
 class ActivityContextMiddleware:
     """Tells the activity log who acts and from where for everything this request changes."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.request_id = request_id_for(request)
+        request_id = request_id_for(request)
         context = ActivityContext(
             source=Source.ADMIN if request.path.startswith("/admin/") else Source.API,
-            request_id=request.request_id,
+            request_id=request_id,
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.headers.get("User-Agent", "")[:512],
             get_user=lambda: _authenticated_user(request),
             get_user_id=lambda: _loaded_user_id(request),
         )
         # Also on the request, for the lines Django logs about it once this has returned.
-        request.activity_context = context
+        # The stubs give HttpRequest no room for what a middleware adds to it.
+        request.activity_context = context  # type: ignore[attr-defined]
         with acting(context):
             response = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request.request_id
+        response[REQUEST_ID_HEADER] = request_id
         return response

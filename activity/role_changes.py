@@ -15,7 +15,7 @@ tools do (forms, `groups.add/remove/set/clear` from either side, `save()`) is.
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
 from django.db import models
 from django.db.models import Q
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
@@ -43,7 +43,7 @@ def connect() -> None:
     visibility.register(RESOURCE_TYPE, rows=_readable)
 
 
-def _readable(reader: AbstractBaseUser) -> Q | None:
+def _readable(reader: AbstractBaseUser | AnonymousUser) -> Q | None:
     if allowed(reader, VIEW_USERS):
         return None
     return Q(resource_id=str(reader.pk))
@@ -73,12 +73,12 @@ def _groups_changed(
     whose users change. Before a removal or a clear, note which memberships really exist: a
     removal names what was asked for, members or not, and a clear names nothing."""
     if action == "pre_remove":
-        instance._role_changes_leaving = _memberships(sender, instance, reverse, pk_set)
+        instance.__dict__["_role_changes_leaving"] = _memberships(sender, instance, reverse, pk_set)
     elif action == "pre_clear":
-        instance._role_changes_leaving = _memberships(sender, instance, reverse, None)
+        instance.__dict__["_role_changes_leaving"] = _memberships(sender, instance, reverse, None)
     elif action in ("post_remove", "post_clear"):
         _record_all(instance.__dict__.pop("_role_changes_leaving", []), granted=False)
-    elif action == "post_add":
+    elif action == "post_add" and pk_set is not None:
         # Django passes only the memberships it inserted: one that existed is not a change.
         _record_all(_pairs(instance, reverse, pk_set), granted=True)
 
@@ -135,12 +135,12 @@ def _remember_flags(
     if update_fields is not None and not set(FLAGS) & set(update_fields):
         return
     stored = sender._base_manager.filter(pk=instance.pk).values(*FLAGS).first()
-    instance._role_changes_flags = stored
+    instance.__dict__["_role_changes_flags"] = stored
 
 
 def _flags_saved(
     sender: type[models.Model],
-    instance: models.Model,
+    instance: User,
     created: bool,
     raw: bool = False,
     **kwargs: Any,
@@ -154,7 +154,7 @@ def _flags_saved(
             record(user_id=instance.pk, username=instance.get_username(), role=role, granted=now)
 
 
-def _user_deleted(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+def _user_deleted(sender: type[models.Model], instance: User, **kwargs: Any) -> None:
     """A deleted user's account is gone: the same as its deactivation to whoever reads it."""
     if instance.is_active:
         record(user_id=instance.pk, username=instance.get_username(), role=ACTIVE, granted=False)

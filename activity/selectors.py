@@ -1,7 +1,7 @@
 import uuid
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from activity import visibility
@@ -9,7 +9,7 @@ from activity.models import ActivityLog
 from episode_metadata.common.user_serializers import with_user_summaries
 
 
-def activity_list(reader: AbstractBaseUser | None) -> QuerySet[ActivityLog]:
+def activity_list(reader: AbstractBaseUser | AnonymousUser | None) -> QuerySet[ActivityLog]:
     """The rows `reader` may read (`visibility`), with the actor joined: every row shows who
     acted. No reader is the service itself or an operator's command: every row."""
     rows = with_user_summaries(ActivityLog.objects.all(), "actor")

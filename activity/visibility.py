@@ -9,13 +9,13 @@ see the job). Rows of a type nobody registered are for every reader of the log.
 
 from collections.abc import Callable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from episode_metadata.common.permissions import allowed, is_staff
 
 # A reader's share of one resource type's rows, as a filter on ActivityLog; None for all.
-RowsFor = Callable[[AbstractBaseUser], Q | None]
+RowsFor = Callable[[AbstractBaseUser | AnonymousUser], Q | None]
 
 _rules: dict[str, RowsFor] = {}
 
@@ -24,19 +24,22 @@ def register(
     resource_type: str, *, permission: str | None = None, rows: RowsFor | None = None
 ) -> None:
     """Rows of `resource_type` are read with `permission`, or as far as `rows` lets."""
-    if (permission is None) == (rows is None):
+    if rows is not None and permission is None:
+        _rules[resource_type] = rows
+    elif permission is not None and rows is None:
+        _rules[resource_type] = _with_permission(permission)
+    else:
         raise ValueError("Give a visibility rule a permission or a `rows` function, not both.")
-    _rules[resource_type] = rows or _with_permission(permission)
 
 
 def _with_permission(permission: str) -> RowsFor:
-    def rows(user: AbstractBaseUser) -> Q | None:
+    def rows(user: AbstractBaseUser | AnonymousUser) -> Q | None:
         return None if allowed(user, permission) else Q(pk__in=[])
 
     return rows
 
 
-def readable_rows(user: AbstractBaseUser) -> Q | None:
+def readable_rows(user: AbstractBaseUser | AnonymousUser) -> Q | None:
     """The rows `user` may read, as a filter; None when they may read every row.
 
     One filter over every registered type: types read in full are one `IN`, so the common

@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -8,10 +10,15 @@ from django.utils.safestring import SafeString
 from jobs import selectors, services
 from jobs.models import Job, JobStatus, Worker
 
+if TYPE_CHECKING:
+    from jobs.selectors import LiveWorker
+
 
 class _RegisteredFilter(admin.SimpleListFilter):
     """Choices from the registered job types: listing the table's distinct values would
     scan every job."""
+
+    parameter_name: str
 
     def choices_from(self, types) -> list[str]:
         raise NotImplementedError
@@ -46,6 +53,34 @@ def _jobs(count: int, kind: str = "") -> str:
     return " ".join(part for part in (str(count), kind, noun) if part)
 
 
+# A job's page. Names of their own: `fields` as the admin's stubs declare it holds field
+# groups too, which `readonly_fields` does not take.
+_JOB_FIELDS = (
+    "id",
+    "job_type",
+    "payload",
+    "status",
+    "queue_name",
+    "priority",
+    "run_after",
+    "max_attempts",
+    "attempts",
+    "timeout_seconds",
+    "progress",
+    "progress_message",
+    "result",
+    "failed_attempts",
+    "episode",
+    "created_by",
+    "worker_id",
+    "heartbeat_at",
+    "cancel_requested_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     """Watch the queue, and retry or cancel jobs in bulk. Jobs are enqueued through the API
@@ -69,35 +104,12 @@ class JobAdmin(admin.ModelAdmin):
     show_full_result_count = False
     raw_id_fields = ["episode"]
     actions = ["retry_selected", "cancel_selected"]
-    fields = [
-        "id",
-        "job_type",
-        "payload",
-        "status",
-        "queue_name",
-        "priority",
-        "run_after",
-        "max_attempts",
-        "attempts",
-        "timeout_seconds",
-        "progress",
-        "progress_message",
-        "result",
-        "failed_attempts",
-        "episode",
-        "created_by",
-        "worker_id",
-        "heartbeat_at",
-        "cancel_requested_at",
-        "created_at",
-        "started_at",
-        "finished_at",
-    ]
+    fields = _JOB_FIELDS
     # Scheduling stays editable; the rest is what the worker records and what enqueueing
     # fixed (the payload was checked against the type).
     readonly_fields = [
         name
-        for name in fields
+        for name in _JOB_FIELDS
         if name
         not in {"queue_name", "priority", "run_after", "max_attempts", "timeout_seconds", "episode"}
     ]
@@ -200,11 +212,11 @@ class WorkerAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     ordering = ["-started_at"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Worker]:
+    def get_queryset(self, request: HttpRequest) -> "QuerySet[LiveWorker]":
         return selectors.workers(fresh_within=settings.JOBS_LEASE_SECONDS)
 
     @admin.display(description="state")
-    def state(self, worker: Worker) -> str:
+    def state(self, worker: "LiveWorker") -> str:
         if worker.live:
             return "alive"
         return "stopped" if worker.stopped_at is not None else "silent (presumed dead)"

@@ -5,8 +5,9 @@ keyword arguments are the payload. A result reads back the job row.
 """
 
 import uuid
+from typing import Any
 
-from django.tasks import TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
@@ -16,7 +17,7 @@ from episode_metadata.common import context
 from jobs import registry, services
 from jobs.models import Job, JobStatus
 
-_STATUS = {
+_STATUS: dict[str, TaskResultStatus] = {
     JobStatus.PENDING: TaskResultStatus.READY,
     JobStatus.RETRY_SCHEDULED: TaskResultStatus.READY,
     JobStatus.RUNNING: TaskResultStatus.RUNNING,
@@ -62,8 +63,8 @@ class DatabaseBackend(BaseTaskBackend):
             raise TaskResultDoesNotExist(f"{result_id} is of an unregistered type {job.job_type}")
         return self._result(job, declared.task)
 
-    def _result(self, job: Job, task) -> TaskResult:
-        result = TaskResult(
+    def _result(self, job: Job, task: "Task[..., Any]") -> "TaskResult[..., Any]":
+        result: TaskResult[..., Any] = TaskResult(
             task=task,
             id=str(job.pk),
             status=_STATUS[job.status],

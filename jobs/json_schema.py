@@ -4,7 +4,8 @@ drf-spectacular builds such schemas only through private methods that need a vie
 schema registry; the mapping from DRF fields is short enough to own.
 """
 
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
 from rest_framework import serializers
 
@@ -41,10 +42,13 @@ def _type_schema(field: serializers.Field) -> dict[str, Any]:
         required = [name for name, f in writable.items() if f.required]
         return {**schema, "required": required} if required else schema
     if isinstance(field, serializers.ListSerializer | serializers.ListField):
+        # A ListSerializer has a child and length bounds as a ListField does; its stubs say
+        # the child may be missing and have no bounds.
+        listed = cast(serializers.ListField, field)
         return _bounded(
-            {"type": "array", "items": field_schema(field.child)},
-            minItems=field.min_length or (None if field.allow_empty else 1),
-            maxItems=field.max_length,
+            {"type": "array", "items": field_schema(listed.child)},
+            minItems=listed.min_length or (None if listed.allow_empty else 1),
+            maxItems=listed.max_length,
         )
     if isinstance(field, serializers.DictField):
         return {"type": "object", "additionalProperties": field_schema(field.child)}
@@ -65,8 +69,8 @@ def _type_schema(field: serializers.Field) -> dict[str, Any]:
             minLength=field.min_length or (None if field.allow_blank else 1),
             maxLength=field.max_length,
         )
-    for kind, string_format in _FORMATS:
-        if isinstance(field, kind):
+    for field_class, string_format in _FORMATS:
+        if isinstance(field, field_class):
             return {"type": "string", "format": string_format}
     return {}  # JSONField and anything unusual: any JSON value
 
@@ -79,5 +83,5 @@ def _string_format(field: serializers.CharField) -> dict[str, str]:
     return {}
 
 
-def _bounded(schema: dict[str, Any], **bounds: int | float | None) -> dict[str, Any]:
+def _bounded(schema: dict[str, Any], **bounds: int | float | Decimal | None) -> dict[str, Any]:
     return {**schema, **{name: value for name, value in bounds.items() if value is not None}}

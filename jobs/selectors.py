@@ -2,9 +2,9 @@
 them."""
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import BooleanField, Count, ExpressionWrapper, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -14,10 +14,19 @@ from episode_metadata.common.user_serializers import with_user_summaries
 from jobs import references, registry
 from jobs.models import WAITING, Job, JobStatus, Worker
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class _Liveness(TypedDict):
+        live: bool
+
+    # A worker as `workers()` returns it.
+    LiveWorker = WithAnnotations[Worker, _Liveness]
+
 VIEW_JOB = "jobs.view_job"
 
 
-def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
+def job_list(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Job]:
     """The jobs `user` may see, with their creators joined: each row names who enqueued it.
 
     Staff see every job; anyone else with the permission to view jobs sees those they created
@@ -34,7 +43,7 @@ def job_list(user: AbstractBaseUser) -> QuerySet[Job]:
     return jobs.filter(seen)
 
 
-def job_activity(user: AbstractBaseUser) -> Q | None:
+def job_activity(user: AbstractBaseUser | AnonymousUser) -> Q | None:
     """The activity rows about jobs that `user` may read, as a filter on the log (None: all):
     those of the jobs `job_list` shows them. A row keeps its job's episode, so a job on an
     episode needs no lookup; their own jobs are matched by id."""
@@ -143,7 +152,7 @@ def live_workers(*, fresh_within: float) -> QuerySet[Worker]:
     return Worker.objects.filter(_live(fresh_within))
 
 
-def workers(*, fresh_within: float) -> QuerySet[Worker]:
+def workers(*, fresh_within: float) -> "QuerySet[LiveWorker]":
     """Every worker, with `live` telling whether it is."""
     return Worker.objects.annotate(
         live=ExpressionWrapper(_live(fresh_within), output_field=BooleanField())

@@ -96,7 +96,11 @@ class JobSerializer(serializers.ModelSerializer):
     result = serializers.SerializerMethodField(
         help_text="What the handler returned. Its `files` carry their download `url`."
     )
-    errors = JobErrorSerializer(many=True, read_only=True, help_text="One per failed attempt.")
+    # DRF takes declared fields off the class, so this leaves `Serializer.errors` alone; the
+    # stubs cannot tell.
+    errors = JobErrorSerializer(  # type: ignore[assignment]
+        many=True, read_only=True, help_text="One per failed attempt."
+    )
     next_run_at = serializers.SerializerMethodField()
     created_by = UserSummarySerializer(read_only=True, allow_null=True)
 
@@ -141,7 +145,7 @@ class JobSerializer(serializers.ModelSerializer):
         """The result, with each listed file's download URL: a handler cannot know its job's
         id, so it cannot name the URL itself."""
         listed = selectors.listed_files(job)
-        if not listed:
+        if not listed or job.result is None:
             return job.result
         files = [
             {**entry, "url": download_url(job, entry["format"])}

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -37,7 +37,7 @@ def enqueue(
     job_type: registry.JobType,
     payload: dict[str, Any],
     *,
-    user: AbstractBaseUser | None = None,
+    user: User | AnonymousUser | None = None,
     episode_id: Any = None,
     priority: int | None = None,
     max_attempts: int | None = None,
@@ -332,6 +332,7 @@ def recover_lost(*, lease_seconds: float, limit: int = 100) -> int:
             .order_by("heartbeat_at")[:limit]
         )
         for job in lost:
+            assert job.heartbeat_at is not None  # noqa: S101 - the filter left out unset ones
             logger.warning(
                 "job %s (%s) lost its worker %s (no heartbeat since %s); returning it to the queue",
                 job.pk,

@@ -6,18 +6,24 @@ field's own `get_db_prep_*`, so they are stored exactly as the ORM would store t
 """
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field
 
 from jobs.models import WAITING, Job
 
 _FIELD_NAMES = [f.attname for f in Job._meta.concrete_fields]
+# By name and by attname; `get_field` is typed to return reverse relations too.
+_FIELDS: dict[str, Field] = {
+    key: f for f in Job._meta.concrete_fields for key in (f.name, f.attname)
+}
 
 
 def _column(name: str) -> str:
-    return connection.ops.quote_name(Job._meta.get_field(name).column)
+    # A concrete field always has a column; the stubs allow None for every field.
+    return connection.ops.quote_name(cast(str, _FIELDS[name].column))
 
 
 @cache
@@ -81,9 +87,9 @@ def _update_sql(vendor: str, changed: tuple[str, ...], guarded: tuple[str, ...])
 def update(job: Job, changes: dict[str, Any], guard: dict[str, Any]) -> int:
     """UPDATE the job's row with `changes` where it still matches `guard`; rows changed."""
     fields = Job._meta
-    params = [fields.get_field(n).get_db_prep_save(v, connection) for n, v in changes.items()]
+    params = [_FIELDS[n].get_db_prep_save(v, connection) for n, v in changes.items()]
     params.append(fields.pk.get_db_prep_value(job.pk, connection))
-    params += [fields.get_field(n).get_db_prep_value(v, connection) for n, v in guard.items()]
+    params += [_FIELDS[n].get_db_prep_value(v, connection) for n, v in guard.items()]
     sql = _update_sql(connection.vendor, tuple(changes), tuple(guard))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -154,10 +154,13 @@ class Supervisor:
             )
 
     def _serve_once(self) -> None:
-        wake_ups = [self._wake_reader]
+        wake_ups: list[socket.socket] = [self._wake_reader]
         if self._wake_socket is not None:
             wake_ups.append(self._wake_socket)
-        waitables = [*wake_ups, *(slot.conn for slot in self._slots)]
+        waitables: list[Connection | socket.socket | int] = [
+            *wake_ups,
+            *(slot.conn for slot in self._slots),
+        ]
         waitables += [slot.process.sentinel for slot in self._slots]
         ready = wait(waitables, timeout=1.0)
         if woken := [sock for sock in wake_ups if sock in ready]:
@@ -225,7 +228,9 @@ class Supervisor:
                 slot.running[0],
             )
             self._fail(
-                slot, RuntimeError(f"the worker process exited with code {code} during the job")
+                slot,
+                slot.running,
+                RuntimeError(f"the worker process exited with code {code} during the job"),
             )
         elif not self._stopping.is_set():
             logger.error(
@@ -239,9 +244,9 @@ class Supervisor:
             time.sleep(1.0)  # a child that dies at once (bad settings) must not spin
         self._slots[self._slots.index(slot)] = self._spawn(slot.number)
 
-    def _fail(self, slot: _Slot, exc: BaseException) -> None:
-        """Answer for a child that can no longer answer for its job."""
-        job_id, attempt, _ = slot.running
+    def _fail(self, slot: _Slot, running: tuple[str, int, float], exc: BaseException) -> None:
+        """Answer for a child that can no longer answer for its job (`running`)."""
+        job_id, attempt, _ = running
         slot.running = None
         with context.acting(_worker_context(slot.worker_id, job_id)):
             job = services.attempt(job_id, worker_id=slot.worker_id, attempts=attempt)
@@ -260,7 +265,8 @@ class Supervisor:
                 )
                 slot.process.kill()
                 slot.process.join()
-                self._fail(slot, runtime.JobTimeout("the job ran past its timeout and was killed"))
+                timeout = runtime.JobTimeout("the job ran past its timeout and was killed")
+                self._fail(slot, slot.running, timeout)
 
     def _recover_lost_jobs(self) -> None:
         now = time.monotonic()

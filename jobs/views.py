@@ -2,6 +2,7 @@ import posixpath
 from collections.abc import Callable
 
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -77,7 +78,7 @@ class JobViewSet(
     # Watching a job is enough to ask; ChangeableByCreator then looks at the job.
     action_permissions = {"cancel": "jobs.view_job", "retry": "jobs.view_job"}
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Job]:
         return selectors.job_list(self.request.user)
 
     def get_serializer_context(self) -> dict:

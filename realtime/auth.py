@@ -4,13 +4,15 @@ session (only from an allowed origin, since browsers send cookies cross-site).
 The session is read here, once, rather than by channels' session middleware, which wraps
 every frame the socket sends afterwards; a fan-out to thousands of sockets pays for that."""
 
+from collections.abc import Mapping
 from importlib import import_module
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from rest_framework.exceptions import AuthenticationFailed
@@ -20,31 +22,33 @@ from realtime import access
 from realtime.access import Access
 
 
-def _header(scope: dict, name: bytes) -> str | None:
+def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return value.decode("latin1")
     return None
 
 
-def origin_allowed(scope: dict) -> bool:
+def origin_allowed(scope: Mapping[str, Any]) -> bool:
     origin = _header(scope, b"origin")
     if not origin:
         return False
     if origin in settings.CSRF_TRUSTED_ORIGINS:
         return True
     host = urlparse(origin).hostname
-    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+    if not host:
+        return False
+    return validate_host(host, settings.ALLOWED_HOSTS)
 
 
 @database_sync_to_async
-def _token_holder(token: str) -> tuple[AbstractBaseUser, Access] | None:
+def _token_holder(token: str) -> tuple[User, Access] | None:
     """The token's user and their access, read on one trip to the database's thread."""
     user = _user_for_token(token)
     return None if user is None else (user, access.of(user))
 
 
-def _user_for_token(token: str) -> AbstractBaseUser | None:
+def _user_for_token(token: str) -> User | None:
     if "\x00" in token:  # no token holds one, and PostgreSQL refuses it in a query
         return None
     try:
@@ -54,16 +58,18 @@ def _user_for_token(token: str) -> AbstractBaseUser | None:
     return user
 
 
-async def _user_for_session(scope: dict):
+async def _user_for_session(scope: Mapping[str, Any]) -> User | None:
     session_key = parse_cookie(_header(scope, b"cookie") or "").get(settings.SESSION_COOKIE_NAME)
     if not session_key:
         return None
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = await get_user({"session": session})
-    return user if user.is_authenticated else None
+    # get_user reads the session alone; the stubs ask for a whole scope.
+    user = await get_user({"session": session})  # type: ignore[typeddict-item]
+    # channels types it as any user model; the backends load the project's.
+    return cast(User, user) if user.is_authenticated else None
 
 
-async def authenticate(scope: dict) -> tuple[AbstractBaseUser, Access] | None:
+async def authenticate(scope: Mapping[str, Any]) -> tuple[User, Access] | None:
     """The connecting user and what they may read (realtime.access), or None."""
     tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
     if tokens:

@@ -22,7 +22,9 @@ class NotificationDataSerializer(serializers.Serializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    data = ShapedJSONField(NotificationDataSerializer)
+    # DRF takes declared fields off the class, so this leaves `Serializer.data` alone; the
+    # stubs cannot tell.
+    data = ShapedJSONField(NotificationDataSerializer)  # type: ignore[assignment]
 
     class Meta:
         model = Notification

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -43,8 +43,8 @@ def deliver_pending(*, limit: int = BATCH_SIZE) -> int:
     Safe in many processes at once (the cursor row is locked) and after a crash (the
     cursor moves with the notifications).
     """
-    cursor = NotificationCursor.objects.filter(pk=1).values_list("last_activity_id", flat=True)
-    last = next(iter(cursor), None)
+    stored = NotificationCursor.objects.filter(pk=1).values_list("last_activity_id", flat=True)
+    last = next(iter(stored), None)
     if last is not None and not ActivityLog.objects.filter(id__gt=last).exists():
         return 0
     with transaction.atomic():
@@ -90,11 +90,11 @@ def _notify(entry: ActivityLog) -> list[Notification]:
 @transaction.atomic
 def announce(
     *,
-    sender: AbstractBaseUser,
+    sender: User,
     title: str,
     message: str,
     priority: str = Priority.NORMAL,
-    recipients: Iterable[AbstractBaseUser] | None = None,
+    recipients: Iterable[User] | None = None,
     expires_at: datetime | None = None,
 ) -> list[Notification]:
     """A staff message to chosen users, or to every active user when none are chosen."""
@@ -136,7 +136,7 @@ def mark_read(notification: Notification) -> Notification:
     return notification
 
 
-def mark_all_read(user: AbstractBaseUser) -> int:
+def mark_all_read(user: User) -> int:
     marked = Notification.objects.filter(recipient=user, read_at__isnull=True).update(
         read_at=timezone.now()
     )
@@ -156,18 +156,18 @@ def _after_commit(send: Callable[[int], None], user_id: int) -> None:
     transaction.on_commit(partial(send, user_id), robust=True)
 
 
-def follow(user: AbstractBaseUser, episode_id: uuid.UUID) -> bool:
+def follow(user: User, episode_id: uuid.UUID) -> bool:
     """Returns whether this started a follow (False: the user followed it already)."""
     _, created = Follow.objects.get_or_create(user=user, episode_id=episode_id)
     return created
 
 
-def unfollow(user: AbstractBaseUser, episode_id: uuid.UUID) -> bool:
+def unfollow(user: User, episode_id: uuid.UUID) -> bool:
     deleted, _ = Follow.objects.filter(user=user, episode_id=episode_id).delete()
     return bool(deleted)
 
 
-def set_muted_types(user: AbstractBaseUser, muted_types: list[str]) -> NotificationPreference:
+def set_muted_types(user: User, muted_types: list[str]) -> NotificationPreference:
     preference, _ = NotificationPreference.objects.update_or_create(
         user=user, defaults={"muted_types": sorted(set(muted_types))}
     )

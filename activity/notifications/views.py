@@ -1,7 +1,9 @@
+from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +19,14 @@ from activity.notifications.serializers import (
 )
 from activity.views import ActivityCursorPagination
 from episode_metadata.common.lookups import integer_id
+
+
+def _signed_in(request: Request) -> User:
+    """The request's user: `IsAuthenticated` has turned everyone else away already."""
+    user = request.user
+    if not user.is_authenticated:
+        raise NotAuthenticated
+    return user
 
 
 class IsStaffToAnnounce(permissions.BasePermission):
@@ -41,7 +51,7 @@ class NotificationViewSet(
     queryset = Notification.objects.none()  # for the schema; requests use get_queryset()
 
     def get_queryset(self):
-        return selectors.notification_list(self.request.user)
+        return selectors.notification_list(_signed_in(self.request))
 
     def get_object(self) -> Notification:
         # OPTIONS asks for the object of every PUT, the preferences' too, which has no id.
@@ -52,7 +62,7 @@ class NotificationViewSet(
     def create(self, request: Request) -> Response:
         announcement = AnnouncementSerializer(data=request.data)
         announcement.is_valid(raise_exception=True)
-        created = services.announce(sender=request.user, **announcement.validated_data)
+        created = services.announce(sender=_signed_in(request), **announcement.validated_data)
         return Response({"recipients": len(created)}, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Notification) -> None:
@@ -67,7 +77,7 @@ class NotificationViewSet(
     @extend_schema(request=None, responses={200: UnreadCountSerializer})
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
-        services.mark_all_read(request.user)
+        services.mark_all_read(_signed_in(request))
         return self._unread_count(request)
 
     @extend_schema(responses={200: UnreadCountSerializer})
@@ -76,7 +86,7 @@ class NotificationViewSet(
         return self._unread_count(request)
 
     def _unread_count(self, request: Request) -> Response:
-        unread, capped = selectors.unread_count(request.user)
+        unread, capped = selectors.unread_count(_signed_in(request))
         return Response({"unread": unread, "capped": capped})
 
     @extend_schema(methods=["GET"], responses={200: PreferenceSerializer})
@@ -95,7 +105,7 @@ class NotificationViewSet(
             incoming = PreferenceSerializer(data=request.data)
             incoming.is_valid(raise_exception=True)
             preference = services.set_muted_types(
-                request.user, incoming.validated_data["muted_types"]
+                _signed_in(request), incoming.validated_data["muted_types"]
             )
             return Response(PreferenceSerializer(preference).data)
-        return Response(PreferenceSerializer(selectors.preference(request.user)).data)
+        return Response(PreferenceSerializer(selectors.preference(_signed_in(request))).data)
