@@ -9,10 +9,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 _MAX_ID_DIGITS = len(str(2**63 - 1))
 
 
-class UUIDLookupMixin:
+class UUIDLookupMixin[M: Model]:
     """A malformed id is the client's mistake (400 naming it), not a missing resource."""
 
-    def get_object(self) -> Model:
+    def get_object(self) -> M:
         name = self.lookup_url_kwarg or "id"
         raw_id = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:
@@ -35,7 +35,7 @@ def integer_id(raw_id: str, noun: str) -> int:
     return int(raw_id)
 
 
-def parent_or_404(queryset: QuerySet, raw_id: str) -> Model:
+def parent_or_404[M: Model](queryset: QuerySet[M], raw_id: str) -> M:
     """The resource a nested route hangs off (an episode's files): a malformed id names
     nothing, so it is a 404 like a missing one."""
     try:
