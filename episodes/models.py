@@ -194,6 +194,14 @@ class EpisodeFile(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    @property
+    def stored_name(self) -> str:
+        """The name the storage keeps the bytes under. A saved file always has its bytes
+        stored first, so a row without one is broken, not a file to skip."""
+        if not self.file.name:
+            raise ValueError(f"File {self.pk} has no stored bytes.")
+        return self.file.name
+
 
 class CompositionLayout(models.TextChoices):
     SINGLE = "single"

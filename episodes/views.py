@@ -51,7 +51,7 @@ def _flag(request: Request, name: str) -> bool:
     retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}),
     destroy=extend_schema(parameters=[HARD], responses={204: None}),
 )
-class EpisodeViewSet(UUIDLookupMixin[Episode], viewsets.ModelViewSet):
+class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
     permissions; each change of status is checked against the workflow by the service."""
 

@@ -8,8 +8,12 @@ import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Source(models.TextChoices):
@@ -31,7 +35,7 @@ class ActivityContext:
     user_agent: str = ""
     actor_label: str = ""
     # A getter, not a user: DRF authenticates inside the view, after the middleware ran.
-    get_user: Callable[[], object] = field(default=_nobody)
+    get_user: Callable[[], "User | None"] = field(default=_nobody)
     # The user's id once something else has loaded the user, never loading it: log lines
     # read it, and one logged while the user loads (a failed query) would recurse.
     get_user_id: Callable[[], int | None] = field(default=_nobody)

@@ -9,10 +9,10 @@ from rest_framework.exceptions import NotFound, ValidationError
 _MAX_ID_DIGITS = len(str(2**63 - 1))
 
 
-class UUIDLookupMixin[M: Model]:
+class UUIDLookupMixin:
     """A malformed id is the client's mistake (400 naming it), not a missing resource."""
 
-    def get_object(self) -> M:
+    def get_object(self) -> Model:
         name = self.lookup_url_kwarg or "id"
         raw_id = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:

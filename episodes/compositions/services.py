@@ -223,6 +223,8 @@ def start_render(composition: Composition, *, user: "User") -> Job:
     _check_live(composition.episode)
     _check_assets(composition.episode, composition.layout, composition.assets)
     declared = registry.get(RENDER_JOB_TYPE)
+    if declared is None:  # episodes.compositions.tasks registers it when the app loads
+        raise LookupError(f"The job type {RENDER_JOB_TYPE!r} is not registered.")
     payload = declared.payload(
         data={"composition_id": str(composition.pk), "version": composition.version}
     )
@@ -273,7 +275,7 @@ def _load_assets(episode: Episode, assets: list[str]) -> list[Image.Image]:
 def _read(file: EpisodeFile) -> Image.Image:
     label = f"File {file.pk} ({file.original_name})"
     try:
-        with file.file.storage.open(file.file.name, "rb") as stream:
+        with file.file.storage.open(file.stored_name, "rb") as stream:
             return rendering.load_image(stream)
     except FileNotFoundError:
         raise RenderFailed(f"{label} is missing from the file storage.") from None

@@ -39,7 +39,7 @@ class DeletableByCreator(BasePermission):
         return composition.created_by_id == request.user.pk or allowed(request.user, DELETE_ANY)
 
 
-class CompositionViewSet(UUIDLookupMixin[Composition], viewsets.ModelViewSet):
+class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     """Thumbnail compositions: episode images laid out and rendered per platform."""
 
     serializer_class = CompositionSerializer

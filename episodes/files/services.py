@@ -120,14 +120,17 @@ def _store(
             episode_file.save()
             job = _enqueue("file_metadata", episode_file, user=user)
     except BaseException:
-        default_storage.delete(episode_file.file.name)
+        default_storage.delete(episode_file.stored_name)
         raise
     return episode_file, job
 
 
 def _enqueue(job_name: str, episode_file: EpisodeFile, *, user, run_after=None) -> Job:
+    declared = registry.get(job_name)
+    if declared is None:  # episodes.files.tasks registers it when the app loads
+        raise LookupError(f"The job type {job_name!r} is not registered.")
     return job_services.enqueue(
-        registry.get(job_name),
+        declared,
         {"file_id": str(episode_file.pk)},
         user=user,
         episode_id=episode_file.episode_id,
@@ -162,7 +165,7 @@ def purge_file(file_id: str) -> bool:
         episode_file.save(update_fields=["purged_at"])
     # After the commit: if the delete fails the job's retry finds the row purged, so a
     # leftover is logged rather than retried forever.
-    remove_stored([episode_file.file.name])
+    remove_stored([episode_file.stored_name])
     return True
 
 

@@ -56,7 +56,7 @@ class DeletableByUploader(BasePermission):
 
 @extend_schema(parameters=[EPISODE_ID])
 class EpisodeFileViewSet(
-    UUIDLookupMixin[EpisodeFile],
+    UUIDLookupMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
