@@ -1,18 +1,40 @@
 """Looking up a resource by its UUID in the URL, as every detail route of the API does."""
 
 import uuid
+from typing import Any, Protocol
 
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
 
 _MAX_ID_DIGITS = len(str(2**63 - 1))
+
+
+class _DetailView[M: Model](Protocol):
+    """What of DRF's GenericAPIView the lookup uses: the view gives the model it returns."""
+
+    @property
+    def lookup_field(self) -> str: ...
+
+    @property
+    def lookup_url_kwarg(self) -> str | None: ...
+
+    @property
+    def kwargs(self) -> Any: ...
+
+    @property
+    def request(self) -> Request: ...
+
+    def get_queryset(self) -> QuerySet[M]: ...
+
+    def check_object_permissions(self, request: Request, obj: Any) -> None: ...
 
 
 class UUIDLookupMixin:
     """A malformed id is the client's mistake (400 naming it), not a missing resource."""
 
-    def get_object(self) -> Model:
+    def get_object[M: Model](self: _DetailView[M]) -> M:
         name = self.lookup_url_kwarg or "id"
         raw_id = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
         try:
