@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import FilteredSelectMultiple
@@ -12,6 +14,14 @@ from episode_metadata.common.form_fields import JSONField
 from episodes import roles
 from episodes.models import Composition, Episode, EpisodeFile
 from episodes.roles import ROLES
+from episodes.users import signed_in
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Members(TypedDict):
+    member_count: int
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -64,8 +74,8 @@ class EpisodeAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Episode, form, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
-        obj.updated_by = request.user
+            obj.created_by = signed_in(request.user)
+        obj.updated_by = signed_in(request.user)
         super().save_model(request, obj, form, change)
 
 
@@ -124,7 +134,8 @@ class GroupForm(forms.ModelForm):
             )
 
     def _save_m2m(self) -> None:
-        super()._save_m2m()
+        # Django's private hook for saving many-to-many data, absent from the stubs.
+        super()._save_m2m()  # type: ignore[misc]
         self.instance.user_set.set(self.cleaned_data["users"])
 
 
@@ -140,5 +151,5 @@ class GroupAdmin(DjangoGroupAdmin):
         return super().get_queryset(request).annotate(member_count=Count("user"))
 
     @admin.display(description="members", ordering="member_count")
-    def members(self, group: Group) -> int:
+    def members(self, group: "WithAnnotations[Group, _Members]") -> int:
         return group.member_count

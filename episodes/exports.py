@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from itertools import batched
-from typing import Any
+from typing import IO, Any
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -56,7 +56,9 @@ def matching_episodes(
         data=_as_query(usable), queryset=selectors.episode_list(include_deleted=include_deleted)
     )
     if errors or not filterset.is_valid():
-        raise ValidationError({**errors, **translate_validation(filterset.errors).detail})
+        # The stubs say a dict comes back; it is DRF's ValidationError, as its docstring says.
+        translated = translate_validation(filterset.errors).detail  # type: ignore[attr-defined]
+        raise ValidationError({**errors, **translated})
     return filterset.qs
 
 
@@ -154,7 +156,7 @@ def _histories(episode_ids: list) -> dict[Any, list[dict[str, Any]]]:
         .filter(episode_id__in=episode_ids)
         .order_by("episode_id", "id")
     )
-    histories = defaultdict(list)
+    histories: defaultdict[Any, list[dict[str, Any]]] = defaultdict(list)
     for entry in entries:
         histories[entry.episode_id].append(EpisodeHistorySerializer(entry).data)
     return histories
@@ -163,7 +165,7 @@ def _histories(episode_ids: list) -> dict[Any, list[dict[str, Any]]]:
 def _open_outputs(
     stack: ExitStack, formats: Sequence[str], *, header: dict[str, Any], include_activity: bool
 ) -> list["_JsonOutput | _CsvOutput"]:
-    outputs = []
+    outputs: list[_JsonOutput | _CsvOutput] = []
     if "json" in formats:
         outputs.append(_JsonOutput(stack, header))
     if "csv" in formats:
@@ -172,7 +174,7 @@ def _open_outputs(
     return outputs
 
 
-def _scratch(stack: ExitStack) -> io.TextIOWrapper:
+def _scratch(stack: ExitStack) -> "io.TextIOWrapper[IO[bytes]]":
     """A temporary file on disk, removed when the export ends however it ends."""
     return stack.enter_context(
         io.TextIOWrapper(tempfile.TemporaryFile(), encoding="utf-8", newline="")
@@ -209,7 +211,7 @@ class _JsonOutput:
         self._episodes.write(_json(record))
         self._separator = ",\n"
 
-    def finish(self, count: int) -> io.TextIOWrapper:
+    def finish(self, count: int) -> "io.TextIOWrapper[IO[bytes]]":
         out = _scratch(self._stack)
         head = _json({**self._header, "count": count})
         out.write(f'{head.removesuffix("}")}, "episodes": [\n')
@@ -233,7 +235,7 @@ class _CsvOutput:
     def add(self, record: dict[str, Any]) -> None:
         self._writer.writerow(_csv_row(record))
 
-    def finish(self, count: int) -> io.TextIOWrapper:
+    def finish(self, count: int) -> "io.TextIOWrapper[IO[bytes]]":
         return self._file
 
 

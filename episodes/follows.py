@@ -13,6 +13,7 @@ from episode_metadata.common.lookups import parent_or_404
 from episode_metadata.common.permissions import requires
 from episodes import selectors as episode_selectors
 from episodes.models import Episode
+from episodes.users import signed_in
 
 
 @extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)])
@@ -27,15 +28,15 @@ class EpisodeFollowView(APIView):
     @extend_schema(responses={200: FollowSerializer})
     def get(self, request: Request, **kwargs: str) -> Response:
         episode = self._episode()
-        return Response({"following": selectors.is_following(request.user, episode.pk)})
+        return Response({"following": selectors.is_following(signed_in(request.user), episode.pk)})
 
     @extend_schema(request=None, responses={201: FollowSerializer, 200: FollowSerializer})
     def post(self, request: Request, **kwargs: str) -> Response:
-        started = services.follow(request.user, self._episode().pk)
+        started = services.follow(signed_in(request.user), self._episode().pk)
         code = status.HTTP_201_CREATED if started else status.HTTP_200_OK
         return Response({"following": True}, status=code)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, **kwargs: str) -> Response:
-        services.unfollow(request.user, self._episode().pk)
+        services.unfollow(signed_in(request.user), self._episode().pk)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,12 +4,16 @@ is recorded in the activity log, and reaches the user's open sockets, through th
 change to groups or to `is_staff` sends (activity.role_changes)."""
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from episodes.roles import ROLES
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 STAFF = "staff"
 ROLE_NAMES = (*ROLES, STAFF)
@@ -29,7 +33,7 @@ def check_role(role: str) -> None:
         raise UnknownRole(f"Unknown role {role!r}: use {', '.join(others)} or {last}.")
 
 
-def users_named(usernames: Iterable[str]) -> list[AbstractBaseUser]:
+def users_named(usernames: Iterable[str]) -> list["User"]:
     """The users, in the order named; every one must exist."""
     wanted = list(dict.fromkeys(usernames))
     user_model = get_user_model()
@@ -45,14 +49,14 @@ def users_named(usernames: Iterable[str]) -> list[AbstractBaseUser]:
     return [found[name] for name in wanted]
 
 
-def has_role(user: AbstractBaseUser, role: str) -> bool:
+def has_role(user: "User", role: str) -> bool:
     if role == STAFF:
         return user.is_staff
     return user.groups.filter(name=role).exists()
 
 
 @transaction.atomic
-def set_role(user: AbstractBaseUser, role: str, *, granted: bool) -> bool:
+def set_role(user: "User", role: str, *, granted: bool) -> bool:
     """Give (or take away) one role; False when the user already had (or lacked) it."""
     check_role(role)
     if has_role(user, role) == granted:

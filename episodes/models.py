@@ -1,6 +1,7 @@
 import re
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -9,6 +10,9 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact, LessThanOrEqual
 
 from episode_metadata.common.db_functions import JSONArrayLength, JSONType
+
+if TYPE_CHECKING:
+    from realtime.presence.selectors import Viewer
 
 
 class EpisodeStatus(models.TextChoices):
@@ -52,6 +56,8 @@ class Episode(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: who else views the episode, set by the detail view for its serializer.
+    viewers: list["Viewer"]
 
     class Meta:
         ordering = ["-created_at"]
@@ -149,6 +155,8 @@ class EpisodeFile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # Not stored: the job reading a new upload's metadata, set by the upload view.
+    metadata_job: uuid.UUID
 
     class Meta:
         ordering = ["-created_at"]
@@ -185,6 +193,14 @@ class EpisodeFile(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def stored_name(self) -> str:
+        """The name the storage keeps the bytes under. A saved file always has its bytes
+        stored first, so a row without one is broken, not a file to skip."""
+        if not self.file.name:
+            raise ValueError(f"File {self.pk} has no stored bytes.")
+        return self.file.name
 
 
 class CompositionLayout(models.TextChoices):

@@ -16,8 +16,11 @@ from episodes.models import Episode
 BOOKKEEPING_FIELDS = frozenset({"updated_by", "updated_at"})
 
 
-def concerned_with(episode_id: uuid.UUID) -> set[int]:
-    """Creator, everyone who changed the episode, and its followers."""
+def concerned_with(episode_id: uuid.UUID | None) -> set[int]:
+    """Creator, everyone who changed the episode, and its followers; nobody for an entry
+    about no episode."""
+    if episode_id is None:
+        return set()
     changed = ActivityLog.objects.filter(
         episode_id=episode_id, resource_type="episode", actor__isnull=False
     ).values_list("actor_id", flat=True)

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from rest_framework import serializers
 
 from activity.serializers import ActivityLogSerializer
@@ -40,7 +42,7 @@ class EpisodeSerializer(StrictModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at", "deleted_at"]
         # The live-only uniqueness of (season, episode) is checked by the service.
-        validators = []
+        validators: list[Callable[..., object]] = []
 
     def validate_categories(self, value: list[str]) -> list[str]:
         duplicates = sorted({name for name in value if value.count(name) > 1})

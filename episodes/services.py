@@ -1,9 +1,8 @@
 """Writes to episodes: the rules every caller (API, jobs, commands) must follow in one place."""
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -11,6 +10,9 @@ from rest_framework.exceptions import ValidationError
 from episodes import roles, selectors
 from episodes.files import services as file_services
 from episodes.models import Episode, EpisodeFile, EpisodeStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 NUMBER_TAKEN = "A live episode already has this season and episode number."
 
@@ -41,7 +43,7 @@ def _save(episode: Episode) -> Episode:
 
 
 @transaction.atomic
-def create_episode(*, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
+def create_episode(*, user: "User", data: dict[str, Any]) -> Episode:
     """A new episode starts as a draft unless `user` may take it along the workflow to the
     status asked for (episodes/roles.py)."""
     roles.check_creation(user, data.get("status", EpisodeStatus.DRAFT))
@@ -51,7 +53,7 @@ def create_episode(*, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
 
 
 @transaction.atomic
-def update_episode(episode: Episode, *, user: AbstractBaseUser, data: dict[str, Any]) -> Episode:
+def update_episode(episode: Episode, *, user: "User", data: dict[str, Any]) -> Episode:
     """A change of status is one move of the workflow that `user` may make."""
     if "status" in data:
         roles.check_transition(user, episode.status, data["status"])
@@ -63,7 +65,7 @@ def update_episode(episode: Episode, *, user: AbstractBaseUser, data: dict[str, 
 
 
 @transaction.atomic
-def soft_delete_episode(episode: Episode, *, user: AbstractBaseUser) -> Episode:
+def soft_delete_episode(episode: Episode, *, user: "User") -> Episode:
     episode.deleted_at = timezone.now()
     episode.updated_by = user
     episode.save(update_fields=["deleted_at", "updated_by", "updated_at"])
@@ -71,7 +73,7 @@ def soft_delete_episode(episode: Episode, *, user: AbstractBaseUser) -> Episode:
 
 
 @transaction.atomic
-def restore_episode(episode: Episode, *, user: AbstractBaseUser) -> Episode:
+def restore_episode(episode: Episode, *, user: "User") -> Episode:
     if not episode.is_deleted:
         raise ValidationError({"detail": "This episode is not deleted."})
     episode.deleted_at = None

@@ -1,10 +1,12 @@
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from activity import selectors as activity_selectors
 from activity.filters import ActivityFilter
@@ -22,6 +24,7 @@ from episodes.serializers import (
     EpisodeStatusCountSerializer,
     EpisodeViewerSerializer,
 )
+from episodes.users import signed_in
 from realtime.presence import selectors as presence_selectors
 from realtime.presence import services as presence
 
@@ -61,7 +64,7 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         "restore": "episodes.restore_episode",
     }
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Episode]:
         return selectors.episode_list(include_deleted=self._include_deleted())
 
     def _include_deleted(self) -> bool:
@@ -85,26 +88,30 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         """Reading an episode makes the reader one of its viewers for a while; the answer
         names the others, so that people editing it know of each other."""
         episode = self.get_object()
-        episode.viewers = presence.read_by(episode_id=episode.pk, user_id=request.user.pk)
+        reader = signed_in(request.user)
+        episode.viewers = presence.read_by(episode_id=episode.pk, user_id=reader.pk)
         return Response(
             EpisodeDetailSerializer(episode, context=self.get_serializer_context()).data
         )
 
-    def perform_create(self, serializer: EpisodeSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Episode]) -> None:
         serializer.instance = services.create_episode(
-            user=self.request.user, data=serializer.validated_data
+            user=signed_in(self.request.user), data=serializer.validated_data
         )
 
-    def perform_update(self, serializer: EpisodeSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Episode]) -> None:
+        # An update's serializer always holds the episode it was given.
+        if serializer.instance is None:
+            raise NotFound
         serializer.instance = services.update_episode(
-            serializer.instance, user=self.request.user, data=serializer.validated_data
+            serializer.instance, user=signed_in(self.request.user), data=serializer.validated_data
         )
 
     def perform_destroy(self, instance: Episode) -> None:
         if self._hard_delete():
             services.hard_delete_episode(instance)
         else:
-            services.soft_delete_episode(instance, user=self.request.user)
+            services.soft_delete_episode(instance, user=signed_in(self.request.user))
 
     @extend_schema(responses={200: EpisodeStatusCountSerializer(many=True)})
     @action(
@@ -126,7 +133,7 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: EpisodeSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        episode = services.restore_episode(self.get_object(), user=request.user)
+        episode = services.restore_episode(self.get_object(), user=signed_in(request.user))
         return Response(self.get_serializer(episode).data, status=status.HTTP_200_OK)
 
     @extend_schema(
@@ -145,7 +152,7 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     def activity(self, request: Request, pk: str | None = None) -> Response:
         episode = self.get_object()
         entries = self.filter_queryset(
-            activity_selectors.episode_activity(request.user, episode_id=episode.pk)
+            activity_selectors.episode_activity(signed_in(request.user), episode_id=episode.pk)
         )
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

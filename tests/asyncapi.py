@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from jsonschema import Draft7Validator, FormatChecker
-from jsonschema.exceptions import best_match
+from jsonschema import Draft7Validator, FormatChecker  # type: ignore[import-untyped]  # no stubs
+from jsonschema.exceptions import best_match  # type: ignore[import-untyped]  # no stubs
 from websockets.asyncio.client import ClientConnection
 
 from realtime import events
@@ -95,7 +95,7 @@ class Frames:
         self.seen: list[str] = []
 
     def check(self) -> None:
-        broken = {}
+        broken: dict[str, str] = {}
         for frame in dict.fromkeys(self.seen):
             why = problem(frame)
             if why is not None:

@@ -45,7 +45,7 @@ class ServiceDatabase:
         with sqlite3.connect(self.var_dir / "db.sqlite3", timeout=20) as conn:
             return conn.execute(sql.replace("%s", "?"), params).fetchall()
 
-    def wait_for(self, check: Callable[[], object], timeout: float = 30, what: str = "") -> object:
+    def wait_for[T](self, check: Callable[[], T], timeout: float = 30, what: str = "") -> T:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = check()

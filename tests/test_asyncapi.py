@@ -129,7 +129,9 @@ def live_a_job() -> None:
     by hand, cancelled while waiting, pruned."""
     job = jobs.enqueue(registry.get("diagnostic"), {}, max_attempts=2)
     for _ in range(2):
-        job = jobs.claim(worker_id="test:1", queues=["default"])
+        claimed = jobs.claim(worker_id="test:1", queues=["default"])
+        assert claimed is not None
+        job = claimed
         jobs.cancel(job)
         jobs.fail_attempt(job, jobs.error_entry(RuntimeError("no"), attempt=job.attempts))
         job.refresh_from_db()

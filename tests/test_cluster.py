@@ -169,7 +169,7 @@ def direct(cluster: Cluster, server: str, token: str):
 
 async def subscribe(ws, after: int | None = None) -> list[dict]:
     """Subscribes to `episodes`; returns the durable events replayed before the ack."""
-    message = {"type": "subscribe", "topics": ["episodes"]}
+    message: dict[str, object] = {"type": "subscribe", "topics": ["episodes"]}
     if after is not None:
         message["after"] = after
     await ws.send(json.dumps(message))

@@ -75,7 +75,7 @@ LIFECYCLE = [
 
 async def composition_frames(ws, count: int) -> list[dict]:
     """The next `count` composition events; the render's file and job events are skipped."""
-    frames = []
+    frames: list[dict] = []
     while len(frames) < count:
         frame = await receive(ws)
         if frame["data"].get("resource_type") == "composition":

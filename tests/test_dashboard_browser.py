@@ -6,7 +6,7 @@ test-artifacts/screenshots/."""
 import contextlib
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -140,7 +140,7 @@ def sessions(browser, service) -> dict[str, dict]:
 
 
 @pytest.fixture
-def open_dashboard(browser, sessions, service):
+def open_dashboard(browser, sessions, service) -> Iterator[Callable[..., Page]]:
     """A function that opens the dashboard as a user in a context of its own; at the end of
     the test, no page may have thrown a script error."""
     contexts: list[BrowserContext] = []

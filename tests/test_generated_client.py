@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -38,7 +39,7 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def generated(served, monkeypatch_module) -> ModuleType:
+def generated(served, monkeypatch_module) -> Iterator[ModuleType]:
     """The client package, generated from the schema the server hands out without a login."""
     server, var = served
     with urllib.request.urlopen(f"{server.http}/api/schema/?format=json", timeout=30) as answer:

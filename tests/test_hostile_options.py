@@ -34,9 +34,13 @@ def paths(route: str, ids: list[str]) -> list[str]:
     filled = []
     for value in values:
         fills = {**dict.fromkeys(names, value), "format": "json", "file_format": "json"}
-        path = _GROUP.sub(lambda group, fills=fills: fills[group[1]], plain)
+        path = _filled(plain, fills)
         filled.append("/" + path.replace("/.json", ".json"))
     return filled
+
+
+def _filled(route: str, fills: dict[str, str]) -> str:
+    return _GROUP.sub(lambda group: fills[group[1]], route)
 
 
 def test_the_routes_are_all_found():

@@ -50,6 +50,7 @@ def enqueue(name: str = "diagnostic", **options) -> Job:
 def running(**options) -> Job:
     job = enqueue(**options)
     claimed = services.claim(worker_id=WORKER, queues=[job.queue_name])
+    assert claimed is not None
     assert claimed.pk == job.pk
     return claimed
 

@@ -67,7 +67,7 @@ def test_every_import_between_packages_points_down_a_layer():
     assert upward == []
 
 
-def test_the_packages_import_each_other_in_no_cycle():
+def test_the_packages_import_each_other_in_no_cycle() -> None:
     graph: dict[str, set[str]] = defaultdict(set)
     for source, target in _arrows():
         graph[source].add(target)

@@ -62,7 +62,7 @@ class EchoApp:
             pass
 
 
-async def serve_and_greet(ws_protocol, app=None) -> tuple[str, list]:
+async def serve_and_greet(ws_protocol, app=None) -> tuple[str | bytes, list]:
     """What a client receives from a server with this protocol (from EchoApp, unless another
     app is given), and the live protocols."""
     port = free_port()

@@ -32,8 +32,8 @@ FORM_PATHS = {"admin": "/admin/login/", "api-auth": "/api-auth/login/"}
 def attempt(door: str, username: str, password: str, address: str = "127.0.0.1"):
     """One sign-in through a door, as a client at `address` would make it."""
     if door == "api":
-        client = APIClient(REMOTE_ADDR=address)
-        return client.post(LOGIN, {"username": username, "password": password})
+        api = APIClient(REMOTE_ADDR=address)
+        return api.post(LOGIN, {"username": username, "password": password})
     client = Client(REMOTE_ADDR=address)
     return client.post(FORM_PATHS[door], {"username": username, "password": password})
 

@@ -38,12 +38,12 @@ async def next_event(ws, timeout: float = 5) -> dict:
             return frame
 
 
-async def subscribe(ws, topics, after=None) -> dict:
+async def subscribe(ws, topics, after=None) -> list[dict]:
     message = {"type": "subscribe", "topics": topics}
     if after is not None:
         message["after"] = after
     await ws.send(json.dumps(message))
-    replayed = []
+    replayed: list[dict] = []
     while True:
         frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
         if frame["event"] == "subscribed":

@@ -97,7 +97,7 @@ def write_through_an_outage(server: Server, redis: PrivateRedis, token: str) -> 
     redis.stop()
     wait_for_readiness(server, 503, failing="channel_layer", timeout=10)
     stopped_at = time.monotonic()
-    written = []
+    written: list[str] = []
     while time.monotonic() - stopped_at < OUTAGE_SECONDS:
         written.append(write(server, token, f"written while Redis is down {len(written)}"))
         assert readiness(server)[0] == 503
@@ -109,7 +109,7 @@ def write_through_an_outage(server: Server, redis: PrivateRedis, token: str) -> 
 
 
 async def episodes_created(ws, count: int) -> list[str]:
-    ids = []
+    ids: list[str] = []
     while len(ids) < count:
         frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if frame["event"] == "episode_created":

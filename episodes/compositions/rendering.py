@@ -6,7 +6,7 @@ sides, so no cell shows bars or a stretched picture whatever the asset's shape.
 
 import io
 from collections.abc import Sequence
-from typing import BinaryIO
+from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -28,7 +28,7 @@ class UnreadableImage(Exception):
     """Bytes Pillow cannot decode: damaged, not an image, or too many pixels to open safely."""
 
 
-def load_image(stream: BinaryIO) -> Image.Image:
+def load_image(stream: IO[bytes]) -> Image.Image:
     """Decode an asset upright (as its EXIF orientation says) and opaque, ready to draw."""
     try:
         with Image.open(stream) as opened:

@@ -6,9 +6,8 @@ since what was approved is no longer what would be shown.
 """
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils.text import slugify
 from PIL import Image
@@ -28,6 +27,9 @@ from episodes.models import (
 from jobs import registry
 from jobs import services as job_services
 from jobs.models import Job
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 CONTENT_FIELDS = ("name", "layout", "assets", "formats")
 RENDER_JOB_TYPE = "thumbnail_render"
@@ -76,7 +78,7 @@ def _check_live(episode: Episode) -> None:
         raise ValidationError({"episode": ["The episode is deleted."]})
 
 
-def _snapshot(composition: Composition, user: AbstractBaseUser | None) -> None:
+def _snapshot(composition: Composition, user: "User | None") -> None:
     CompositionVersion.objects.create(
         composition=composition,
         version=composition.version,
@@ -100,7 +102,7 @@ def _locked(composition: Composition) -> Composition:
 
 
 @transaction.atomic
-def create_composition(*, user: AbstractBaseUser, data: dict[str, Any]) -> Composition:
+def create_composition(*, user: "User", data: dict[str, Any]) -> Composition:
     episode = data["episode"]
     _check_live(episode)
     _check_assets(episode, data["layout"], data["assets"])
@@ -113,7 +115,7 @@ def create_composition(*, user: AbstractBaseUser, data: dict[str, Any]) -> Compo
 
 @transaction.atomic
 def update_composition(
-    composition: Composition, *, user: AbstractBaseUser, data: dict[str, Any]
+    composition: Composition, *, user: "User", data: dict[str, Any]
 ) -> Composition:
     composition = _locked(composition)
     if "episode" in data and data["episode"].pk != composition.episode_id:
@@ -123,7 +125,7 @@ def update_composition(
 
 
 def _change_content(
-    composition: Composition, *, user: AbstractBaseUser | None, content: dict[str, Any]
+    composition: Composition, *, user: "User | None", content: dict[str, Any]
 ) -> Composition:
     """Apply new content as the next version; content equal to the current one is no change."""
     changed = {name for name, value in content.items() if getattr(composition, name) != value}
@@ -142,9 +144,7 @@ def _change_content(
 
 
 @transaction.atomic
-def revert_composition(
-    composition: Composition, *, user: AbstractBaseUser, version: int
-) -> Composition:
+def revert_composition(composition: Composition, *, user: "User", version: int) -> Composition:
     """Make the content of an earlier version the newest one; the history stays whole."""
     composition = _locked(composition)
     snapshot = selectors.version_snapshot(composition=composition, version=version)
@@ -217,12 +217,14 @@ def make_primary(composition: Composition) -> Composition:
 
 
 @transaction.atomic
-def start_render(composition: Composition, *, user: AbstractBaseUser) -> Job:
+def start_render(composition: Composition, *, user: "User") -> Job:
     """Queue a render of the current version; assets that cannot be drawn are refused now
     rather than failing the job later."""
     _check_live(composition.episode)
     _check_assets(composition.episode, composition.layout, composition.assets)
     declared = registry.get(RENDER_JOB_TYPE)
+    if declared is None:  # episodes.compositions.tasks registers it when the app loads
+        raise LookupError(f"The job type {RENDER_JOB_TYPE!r} is not registered.")
     payload = declared.payload(
         data={"composition_id": str(composition.pk), "version": composition.version}
     )
@@ -236,7 +238,7 @@ def render_composition(
     *,
     composition_id: str,
     version: int,
-    user: AbstractBaseUser | None = None,
+    user: "User | None" = None,
     progress: Progress = lambda done, total: None,
 ) -> dict[str, Any]:
     """Render `version` of the composition in each of its formats, store the images as
@@ -273,7 +275,7 @@ def _load_assets(episode: Episode, assets: list[str]) -> list[Image.Image]:
 def _read(file: EpisodeFile) -> Image.Image:
     label = f"File {file.pk} ({file.original_name})"
     try:
-        with file.file.storage.open(file.file.name, "rb") as stream:
+        with file.file.storage.open(file.stored_name, "rb") as stream:
             return rendering.load_image(stream)
     except FileNotFoundError:
         raise RenderFailed(f"{label} is missing from the file storage.") from None
@@ -302,7 +304,7 @@ def _store(
     version: int,
     name: str,
     drawn: dict[str, bytes],
-    user: AbstractBaseUser | None,
+    user: "User | None",
 ) -> dict[str, EpisodeFile]:
     """Store the drawings and record them, holding the composition throughout: a composition
     deleted before this point gets no files stored for it."""

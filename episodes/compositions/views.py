@@ -1,9 +1,12 @@
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed
@@ -15,6 +18,7 @@ from episodes.compositions.serializers import (
     RevertSerializer,
 )
 from episodes.models import Composition
+from episodes.users import signed_in
 from jobs.serializers import JobSerializer
 
 DELETE_ANY = "episodes.delete_composition"
@@ -52,17 +56,20 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         "publish": "episodes.publish_composition",
     }
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Composition]:
         return selectors.composition_list()
 
-    def perform_create(self, serializer: CompositionSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Composition]) -> None:
         serializer.instance = services.create_composition(
-            user=self.request.user, data=serializer.validated_data
+            user=signed_in(self.request.user), data=serializer.validated_data
         )
 
-    def perform_update(self, serializer: CompositionSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Composition]) -> None:
+        # An update's serializer always holds the composition it was given.
+        if serializer.instance is None:
+            raise NotFound
         serializer.instance = services.update_composition(
-            serializer.instance, user=self.request.user, data=serializer.validated_data
+            serializer.instance, user=signed_in(self.request.user), data=serializer.validated_data
         )
 
     def perform_destroy(self, instance: Composition) -> None:
@@ -83,7 +90,9 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         payload = RevertSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         composition = services.revert_composition(
-            self.get_object(), user=request.user, version=payload.validated_data["version"]
+            self.get_object(),
+            user=signed_in(request.user),
+            version=payload.validated_data["version"],
         )
         return Response(self.get_serializer(composition).data)
 
@@ -91,7 +100,7 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def render(self, request: Request, pk: str | None = None) -> Response:
         """Start a `thumbnail_render` job drawing the current version in each format."""
-        job = services.start_render(self.get_object(), user=request.user)
+        job = services.start_render(self.get_object(), user=signed_in(request.user))
         context = self.get_serializer_context()
         return Response(JobSerializer(job, context=context).data, status=status.HTTP_202_ACCEPTED)
 

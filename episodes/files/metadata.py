@@ -36,7 +36,7 @@ def extract(episode_file: EpisodeFile) -> dict[str, Any]:
 
 def verify_checksum(episode_file: EpisodeFile) -> None:
     digest = hashlib.sha256()
-    with default_storage.open(episode_file.file.name, "rb") as stored:
+    with default_storage.open(episode_file.stored_name, "rb") as stored:
         while chunk := stored.read(CHUNK):
             digest.update(chunk)
     if digest.hexdigest() != episode_file.sha256:
@@ -47,7 +47,10 @@ def verify_checksum(episode_file: EpisodeFile) -> None:
 
 
 def image_metadata(episode_file: EpisodeFile) -> dict[str, Any]:
-    with default_storage.open(episode_file.file.name, "rb") as stored, Image.open(stored) as image:
+    with (
+        default_storage.open(episode_file.stored_name, "rb") as stored,
+        Image.open(stored) as image,
+    ):
         return {"width": image.width, "height": image.height, "format": image.format}
 
 
@@ -94,7 +97,7 @@ def _from_probe(probe: dict[str, Any]) -> dict[str, Any]:
 def local_path(episode_file: EpisodeFile) -> Iterator[str]:
     """A path ffprobe can open: the stored file itself, or a temporary copy of remote bytes."""
     try:
-        path = default_storage.path(episode_file.file.name)
+        path = default_storage.path(episode_file.stored_name)
     except NotImplementedError:
         path = None
     if path is not None:
@@ -102,7 +105,7 @@ def local_path(episode_file: EpisodeFile) -> Iterator[str]:
         return
     with (
         tempfile.NamedTemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as copy,
-        default_storage.open(episode_file.file.name, "rb") as stored,
+        default_storage.open(episode_file.stored_name, "rb") as stored,
     ):
         shutil.copyfileobj(stored, copy, CHUNK)
         copy.flush()

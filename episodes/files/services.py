@@ -4,10 +4,9 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -24,11 +23,14 @@ from jobs import registry
 from jobs import services as job_services
 from jobs.models import Job
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 logger = logging.getLogger(__name__)
 
 
 def upload_file(
-    *, episode: Episode, user: AbstractBaseUser, received: uploads.ReceivedFile
+    *, episode: Episode, user: "User", received: uploads.ReceivedFile
 ) -> tuple[EpisodeFile, Job]:
     """Store an upload whose bytes match what it claims to be; its metadata job follows."""
     if received.size == 0:
@@ -58,7 +60,7 @@ def store_generated_file(
     name: str,
     content: bytes,
     content_type: str,
-    user: AbstractBaseUser | None = None,
+    user: "User | None" = None,
 ) -> EpisodeFile:
     """Store bytes the service made itself (a render), as a file of the episode."""
     sniffed = sniffing.sniff(content[: sniffing.HEAD_BYTES], claimed=content_type)
@@ -93,7 +95,7 @@ def _store(
     size: int,
     sha256: str,
     content: File,
-    user: AbstractBaseUser | None,
+    user: "User | None",
 ) -> tuple[EpisodeFile, Job]:
     episode_file = EpisodeFile(
         episode=episode,
@@ -118,14 +120,17 @@ def _store(
             episode_file.save()
             job = _enqueue("file_metadata", episode_file, user=user)
     except BaseException:
-        default_storage.delete(episode_file.file.name)
+        default_storage.delete(episode_file.stored_name)
         raise
     return episode_file, job
 
 
 def _enqueue(job_name: str, episode_file: EpisodeFile, *, user, run_after=None) -> Job:
+    declared = registry.get(job_name)
+    if declared is None:  # episodes.files.tasks registers it when the app loads
+        raise LookupError(f"The job type {job_name!r} is not registered.")
     return job_services.enqueue(
-        registry.get(job_name),
+        declared,
         {"file_id": str(episode_file.pk)},
         user=user,
         episode_id=episode_file.episode_id,
@@ -134,7 +139,7 @@ def _enqueue(job_name: str, episode_file: EpisodeFile, *, user, run_after=None) 
 
 
 @transaction.atomic
-def delete_file(episode_file: EpisodeFile, *, user: AbstractBaseUser) -> Job:
+def delete_file(episode_file: EpisodeFile, *, user: "User") -> Job:
     """Hide the file now; its bytes are purged once the grace period has passed."""
     episode_file.deleted_at = timezone.now()
     episode_file.save(update_fields=["deleted_at"])
@@ -160,7 +165,7 @@ def purge_file(file_id: str) -> bool:
         episode_file.save(update_fields=["purged_at"])
     # After the commit: if the delete fails the job's retry finds the row purged, so a
     # leftover is logged rather than retried forever.
-    remove_stored([episode_file.file.name])
+    remove_stored([episode_file.stored_name])
     return True
 
 

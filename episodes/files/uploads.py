@@ -4,6 +4,7 @@ the way, and stopped as soon as it passes the size limit of the kind it claims t
 import errno
 import hashlib
 import logging
+from typing import cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -17,7 +18,8 @@ from episodes.models import EpisodeFile
 logger = logging.getLogger(__name__)
 
 UPLOAD_FIELD = "file"
-CONTENT_TYPE_MAX_LENGTH = EpisodeFile._meta.get_field("content_type").max_length
+# `get_field` is typed as any field, whose `max_length` may be None; a CharField's never is.
+CONTENT_TYPE_MAX_LENGTH = cast(int, EpisodeFile._meta.get_field("content_type").max_length)
 # What a write says when the disk (or the user's quota on it) has no room left.
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
@@ -64,6 +66,8 @@ def _megabytes(size: int) -> str:
 class ReceivedFile(TemporaryUploadedFile):
     """An upload on disk, with what was learnt while receiving it."""
 
+    name: str
+    size: int
     sha256: str
     head: bytes
     claimed: str

@@ -1,5 +1,6 @@
 from functools import cached_property
 
+from django.db.models import QuerySet
 from django.http import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +21,7 @@ from episodes.files import downloads, selectors, services, uploads
 from episodes.files.filters import EpisodeFileFilter
 from episodes.files.serializers import EpisodeFileSerializer, UploadedSerializer, UploadSerializer
 from episodes.models import Episode, EpisodeFile
+from episodes.users import signed_in
 
 EPISODE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 RANGE = OpenApiParameter(
@@ -91,7 +93,7 @@ class EpisodeFileViewSet(
     def episode(self) -> Episode:
         return parent_or_404(episode_selectors.episode_list(), self.kwargs["id"])
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[EpisodeFile]:
         return selectors.file_list(episode_id=self.episode.pk)
 
     @extend_schema(
@@ -113,7 +115,7 @@ class EpisodeFileViewSet(
         if not isinstance(received, uploads.ReceivedFile):
             raise ValidationError({"file": ["No file was submitted in the `file` field."]})
         episode_file, job = services.upload_file(
-            episode=episode, user=request.user, received=received
+            episode=episode, user=signed_in(request.user), received=received
         )
         episode_file.metadata_job = job.pk
         data = UploadedSerializer(episode_file, context=self.get_serializer_context()).data
@@ -131,7 +133,7 @@ class EpisodeFileViewSet(
         return super().destroy(request, *args, **kwargs)
 
     def perform_destroy(self, instance: EpisodeFile) -> None:
-        services.delete_file(instance, user=self.request.user)
+        services.delete_file(instance, user=signed_in(self.request.user))
 
     @extend_schema(
         parameters=[RANGE, IF_RANGE],
