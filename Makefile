@@ -20,7 +20,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3; do \
 help:
 	@echo "make run     set up, migrate and start the service on http://$(HOST):$(PORT)"
 	@echo "make test    set up and run the whole test suite"
-	@echo "make lint    what CI checks first: the hooks of .pre-commit-config.yaml (ruff, drift checks)"
+	@echo "make lint    what CI checks first: the hooks of .pre-commit-config.yaml (ruff, mypy, drift checks)"
 	@echo "make format  apply ruff fixes and formatting"
 	@echo "make lock    rewrite requirements*.txt, the locks of pyproject.toml"
 	@echo "make openapi rewrite docs/openapi.yaml, the schema of the REST API"

@@ -136,6 +136,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Pub/sub channels are global to a Redis server, whatever its database number: deployments
 # sharing one Redis keep apart by prefix.
 REDIS_PREFIX = env_str("REDIS_PREFIX", "asgi")
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
-from episode_metadata.common.permissions import allowed
+from episode_metadata.common.permissions import allowed, is_staff
 
 _watched: set[str] = set()
 
@@ -41,7 +41,7 @@ def of(user: AbstractBaseUser) -> Access:
     """The user's access now (queries the database: call it off the event loop)."""
     return Access(
         user_id=user.pk,
-        staff=bool(user.is_active and user.is_staff),
+        staff=is_staff(user),
         permissions=frozenset(permission for permission in _watched if allowed(user, permission)),
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from episode_metadata.common import counters, outages, relay
-from realtime import hub, metrics, wake_ups
+from realtime import channel_layer, hub, metrics, wake_ups
 
 SEND_TIMEOUT_SECONDS = 1.0
 BACK_OFF_SECONDS = 5.0
@@ -102,7 +102,7 @@ class _Publisher:
 
     async def _send(self, message: dict[str, Any]) -> None:
         try:
-            layer = get_channel_layer()
+            layer = channel_layer.default()
             await asyncio.wait_for(layer.group_send(hub.GROUP, message), SEND_TIMEOUT_SECONDS)
         except Exception as exc:
             _failed(exc)

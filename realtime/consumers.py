@@ -5,8 +5,9 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketSendEvent
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -20,6 +21,10 @@ from realtime.presence.services import SocketPresence
 from realtime.subscriber import Subscriber
 from realtime.topics import About
 from realtime.websocket_protocol import SharedFrameWebSocketProtocol
+
+if TYPE_CHECKING:
+    # The scope type channels' stubs give a consumer (their own name; nothing at runtime).
+    from channels.consumer import _ChannelScope
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +100,13 @@ class TokenBucket:
 
 class EventsConsumer(AsyncWebsocketConsumer):
     # No channel-layer channel per connection: the process's hub subscribes once for all.
-    channel_layer_alias = None
+    # (channels looks the alias up and gets no layer; its stubs allow only a name.)
+    channel_layer_alias = None  # type: ignore[assignment]
     # Set while the socket is registered with the hub, the gauge and presence.
     subscriber: Subscriber | None = None
 
     async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+        self, scope: "_ChannelScope", receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         """However the socket ends (a close from either side, a server shutting down, an
         exception in this consumer), it leaves the hub, the gauge and presence: a socket
@@ -165,7 +171,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self.presence.close()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.subscriber is None:
+        subscriber = self.subscriber
+        if subscriber is None:
             return
         if not self.bucket.allow():
             self._error("Too many messages; slow down.")
@@ -175,11 +182,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
             handler = self._handler(message["type"])
             async with self.checking:
                 with acting(self.context):
-                    await handler(message)
+                    await handler(subscriber, message)
         except BadMessage as exc:
             self._error(str(exc))
 
-    def _handler(self, kind: str) -> Callable[[dict], Awaitable[None]]:
+    def _handler(self, kind: str) -> Callable[[Subscriber, dict], Awaitable[None]]:
         handlers = {
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
@@ -189,18 +196,18 @@ class EventsConsumer(AsyncWebsocketConsumer):
             raise BadMessage(f"Unknown message type {kind!r}.")
         return handlers[kind]
 
-    def _topics(self, message: dict) -> set[str]:
+    def _topics(self, subscriber: Subscriber, message: dict) -> set[str]:
         wanted = requested_topics(message)
-        if len(wanted | self.subscriber.topics) > topics.MAX_TOPICS:
+        if len(wanted | subscriber.topics) > topics.MAX_TOPICS:
             raise BadMessage(f"At most {topics.MAX_TOPICS} topics per connection.")
         return wanted
 
-    async def _subscribe(self, message: dict) -> None:
-        wanted = self._topics(message)
+    async def _subscribe(self, subscriber: Subscriber, message: dict) -> None:
+        wanted = self._topics(subscriber, message)
         after = resume_after(message)
-        new_topics = wanted - self.subscriber.topics
-        already = set(self.subscriber.topics)
-        refused = await database_sync_to_async(topics.refusals)(self.subscriber.access, new_topics)
+        new_topics = wanted - subscriber.topics
+        already = set(subscriber.topics)
+        refused = await database_sync_to_async(topics.refusals)(subscriber.access, new_topics)
         if refused:
             # Refused whole, as a message naming an unknown topic is: nothing is subscribed.
             raise BadMessage(
@@ -208,24 +215,29 @@ class EventsConsumer(AsyncWebsocketConsumer):
             )
         # Joined before the hub adds the topics: a socket is not told of its own arrival.
         await self.presence.join(new_topics)
-        self.subscriber.hold_live_events()
-        self.hub.add(self.subscriber, new_topics)
+        subscriber.hold_live_events()
+        self.hub.add(subscriber, new_topics)
         up_to = self.hub.last_id
         try:
             if after is not None:
-                await self._replay(new_topics, already, after, up_to)
+                await self._replay(subscriber, new_topics, already, after, up_to)
             else:
-                self.subscriber.cursor = max(self.subscriber.cursor, up_to)
+                subscriber.cursor = max(subscriber.cursor, up_to)
         finally:
-            self.subscriber.release_live_events()
-        ack = {"topics": sorted(self.subscriber.topics), "last_id": up_to}
+            subscriber.release_live_events()
+        ack = {"topics": sorted(subscriber.topics), "last_id": up_to}
         viewers = await self.presence.viewers(new_topics)
         if viewers:
             ack["viewers"] = viewers
         self._control("subscribed", ack)
 
     async def _replay(
-        self, new_topics: set[str], already: set[str], after: int, up_to: int
+        self,
+        subscriber: Subscriber,
+        new_topics: set[str],
+        already: set[str],
+        after: int,
+        up_to: int,
     ) -> None:
         """Send what these topics missed after `after`, up to the hub's position; live
         events past it are held meanwhile, so none is lost or sent twice."""
@@ -236,7 +248,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 new_topics, after_id=after, up_to_id=up_to, limit=REPLAY_LIMIT + 1
             )
         if after > up_to or after < pruned or len(rows) > REPLAY_LIMIT:
-            self.subscriber.cursor = max(self.subscriber.cursor, up_to)
+            subscriber.cursor = max(subscriber.cursor, up_to)
             self._control(
                 "resync_required",
                 {"topics": sorted(new_topics), "after": after, "last_id": up_to},
@@ -244,26 +256,26 @@ class EventsConsumer(AsyncWebsocketConsumer):
             metrics.RESYNCS.inc()
             return
         for entry in rows:
-            shown_before = entry.id <= self.subscriber.cursor and already & set(
+            shown_before = entry.id <= subscriber.cursor and already & set(
                 topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id)
             )
-            if not shown_before and topics.visible(self.subscriber.access, About.row(entry)):
+            if not shown_before and topics.visible(subscriber.access, About.row(entry)):
                 topic = self._topic_for(entry, new_topics)
-                self.subscriber.offer(events.durable_frame(entry, topic), metrics.family_of(topic))
+                subscriber.offer(events.durable_frame(entry, topic), metrics.family_of(topic))
                 metrics.REPLAYED.inc()
-        self.subscriber.cursor = max(self.subscriber.cursor, up_to)
+        subscriber.cursor = max(subscriber.cursor, up_to)
 
     @staticmethod
     def _topic_for(entry, subscribed: set[str]) -> str:
         matching = topics.topics_of(entry.resource_type, entry.resource_id, entry.episode_id)
         return next(topic for topic in matching if topic in subscribed)
 
-    async def _unsubscribe(self, message: dict) -> None:
-        unwanted = self._topics(message)
-        dropped = unwanted & self.subscriber.topics
-        self.hub.remove(self.subscriber, dropped)
+    async def _unsubscribe(self, subscriber: Subscriber, message: dict) -> None:
+        unwanted = self._topics(subscriber, message)
+        dropped = unwanted & subscriber.topics
+        self.hub.remove(subscriber, dropped)
         await self.presence.leave(dropped)
-        self._control("unsubscribed", {"topics": sorted(self.subscriber.topics)})
+        self._control("unsubscribed", {"topics": sorted(subscriber.topics)})
 
     def _access_changed(self) -> None:
         """The hub read a change to this user's roles: check again, at once."""
@@ -303,13 +315,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 error = {"message": f"No longer following '{topic}': {why}."}
                 subscriber.offer(events.envelope("error", error, topic=topic), metrics.CONTROL)
 
-    async def _ping(self, message: dict) -> None:
+    async def _ping(self, subscriber: Subscriber, message: dict) -> None:
         # A ping is the heartbeat of the socket's presence; the pong follows its renewal.
         await self.presence.heartbeat()
         self._control("pong", {})
 
     def _control(self, event: str, data: dict) -> None:
-        self.subscriber.offer(events.envelope(event, data), metrics.CONTROL)
+        if self.subscriber is not None:  # None once the socket has left
+            self.subscriber.offer(events.envelope(event, data), metrics.CONTROL)
 
     def _error(self, text: str) -> None:
         self._control("error", {"message": text})
@@ -327,7 +340,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _send_frame(self, frame: str) -> None:
         # Straight to the server's send. A coroutine of our own all the same: the subscriber
         # runs it by hand, and some servers' sends are awaitables of another kind.
-        await self.base_send({"type": "websocket.send", "text": frame})
+        event: WebSocketSendEvent = {"type": "websocket.send", "text": frame, "bytes": None}
+        await self.base_send(event)
 
     async def _too_slow(self) -> None:
         logger.info("closing a websocket that fell %s frames behind", "too many")

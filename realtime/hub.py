@@ -15,12 +15,11 @@ import weakref
 from collections import defaultdict
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 
 from activity import role_changes
 from activity.notifications import live
 from episode_metadata.common import outages
-from realtime import events, metrics, selectors, topics
+from realtime import channel_layer, events, metrics, selectors, topics
 from realtime.log_reader import LogReader
 from realtime.subscriber import Subscriber
 from realtime.topics import About
@@ -69,7 +68,7 @@ class Hub:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        layer = get_channel_layer()
+        layer = channel_layer.default()
         if self._channel is not None:
             try:
                 await layer.group_discard(GROUP, self._channel)
@@ -111,7 +110,7 @@ class Hub:
     async def _listen(self) -> None:
         """Receive wake-ups and ephemeral events; rejoin the group now and then, because a
         restarted Redis forgets its groups."""
-        layer = get_channel_layer()
+        layer = channel_layer.default()
         delay = 0.5
         while True:
             try:
@@ -148,7 +147,7 @@ class Hub:
     async def _check_while_redis_is_down(self) -> None:
         """An outage of Redis ends in the log when something next uses Redis; with no
         writes or probes that could be long after it is back, so meanwhile the hub asks."""
-        layer = get_channel_layer()
+        layer = channel_layer.default()
         while True:
             await asyncio.sleep(REDIS_CHECK_SECONDS)
             if not outages.REDIS.ongoing or self._channel is None:
@@ -174,12 +173,13 @@ class Hub:
                 timestamp=message.get("timestamp"),
             )
             family = metrics.family_of(message["topic"])
-            about = message.get("about")
-            about = None if about is None else About(**about)
-            rule = topics.row_rule(about.resource_type) if about is not None else None
-            for subscriber in tuple(self._subscribers.get(message["topic"], ())):
-                if rule is None or rule(subscriber.access, about):
-                    subscriber.offer(frame, family)
+            targets = tuple(self._subscribers.get(message["topic"], ()))
+            if message.get("about") is not None:
+                about = About(**message["about"])
+                may_see = topics.row_rule(about.resource_type)
+                targets = tuple(s for s in targets if may_see(s.access, about))
+            for subscriber in targets:
+                subscriber.offer(frame, family)
 
     async def _tail(self) -> None:
         while True:

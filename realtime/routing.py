@@ -2,4 +2,5 @@ from django.urls import path
 
 from realtime.consumers import EventsConsumer
 
-websocket_urlpatterns = [path("ws/events/", EventsConsumer.as_asgi())]
+# Django's stubs type a route's target as a view; channels' URLRouter takes ASGI apps.
+websocket_urlpatterns = [path("ws/events/", EventsConsumer.as_asgi())]  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from realtime import metrics
@@ -24,7 +24,7 @@ class Subscriber:
     def __init__(
         self,
         send: Callable[[str], Coroutine[Any, Any, None]],
-        on_overflow: Callable[[], Awaitable[None]],
+        on_overflow: Callable[[], Coroutine[Any, Any, None]],
         user_id: int | None = None,
         access: Access = NOBODY,
         on_access_changed: Callable[[], None] | None = None,

@@ -122,13 +122,13 @@ def register_rows(
 ) -> None:
     """Who may see events of this resource type: the holders of `permission`, or whom
     `visible` lets. A type with no rule is seen by whoever follows a topic carrying it."""
-    if (permission is None) == (visible is None):
-        raise ValueError("Give a row rule a permission or a `visible` function, not both.")
-    if permission is not None:
+    if permission is not None and visible is None:
         access.watch(permission)
         _row_rules[resource_type] = lambda who, about: who.has(permission)
-    else:
+    elif visible is not None and permission is None:
         _row_rules[resource_type] = visible
+    else:
+        raise ValueError("Give a row rule a permission or a `visible` function, not both.")
 
 
 def row_rule(resource_type: str) -> RowRule:

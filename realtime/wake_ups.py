@@ -22,10 +22,10 @@ from collections.abc import Callable
 from functools import cache
 
 import redis
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from episode_metadata.common import outages
+from realtime import channel_layer
 
 CHANNELS_REDIS_WRITTEN_FOR = "4.3.0"
 WAKE_TIMEOUT_SECONDS = 0.1
@@ -101,14 +101,18 @@ class WakeUps:
             self._command = connection.pack_command(
                 "PUBLISH",
                 group_channel(target[2], self._group),
-                get_channel_layer().serialize(self._message),
+                channel_layer.redis().serialize(self._message),
             )
             self._connection, self._target = connection, target
             self._answers_read_at = time.monotonic()
         return self._connection
 
     def drop(self) -> None:
-        if self._connection is not None and self._target[0] == os.getpid():
+        if (
+            self._connection is not None
+            and self._target is not None
+            and self._target[0] == os.getpid()
+        ):
             self._connection.disconnect()
         self._connection = None
 

@@ -33,9 +33,9 @@ class Viewer:
 def episode_viewers(*, episode_id: uuid.UUID | str, now: datetime | None = None) -> list[Viewer]:
     """One entry per user however many sockets and reads they view the episode with,
     longest viewing first."""
-    rows = Presence.objects.filter(episode_id=episode_id, expires_at__gt=now or timezone.now())
     rows = (
-        rows.values("user_id", "user__username")
+        Presence.objects.filter(episode_id=episode_id, expires_at__gt=now or timezone.now())
+        .values("user_id", "user__username")
         .annotate(since=Min("since"))
         .order_by("since", "user_id")
     )

@@ -17,7 +17,7 @@ import logging
 import uuid
 import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -192,7 +192,7 @@ def _failed(what: str) -> None:
 
 
 async def _safely(
-    what: str, operation: Callable[..., Any], *args: Any, executor: Executor | None = None
+    what: str, operation: Callable[..., Any], *args: Any, executor: ThreadPoolExecutor | None = None
 ) -> Any:
     """Run a store operation off the event loop; None when it failed."""
     try:
