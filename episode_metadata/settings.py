@@ -362,3 +362,10 @@ JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 30.0)
 JOBS_POLL_SECONDS = env_float("JOBS_POLL_SECONDS", 1.0)
 # /ready fails once the job due longest has waited this long for a worker.
 READY_MAX_QUEUE_AGE_SECONDS = env_float("READY_MAX_QUEUE_AGE_SECONDS", 300.0)
+
+# Retention of the periodic housekeeping (docs/jobs.md#housekeeping), in days; 0 turns the
+# task off. The defaults are docs/runbook.md's.
+ACTIVITY_RETENTION_DAYS = env_int("ACTIVITY_RETENTION_DAYS", 365)
+# Read notifications older than this go (expired ones go whatever it says, unless it is 0).
+NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 90)
+DEAD_JOBS_RETENTION_DAYS = env_int("DEAD_JOBS_RETENTION_DAYS", 30)
