@@ -3,7 +3,8 @@ choose which (LOG_FORMAT).
 
 Both keep credentials out: WebSocket clients may put an API token or a ticket in the URL's
 query string, and the server's lines, Django's and any exception's text can quote a URL.
-Every `token` and `ticket` query value is written `[redacted]`, whoever logged it.
+Every `token` and `ticket` query value is written `[redacted]`, whoever logged it, and so are
+the cookies and credentials of the headers the WebSocket library lists at DEBUG.
 
 Each JSON line names the request, user and job it happened in, as the acting context
 (`episode_metadata.common.context`) knows them where the record was made: HTTP requests, WebSocket
@@ -26,9 +27,16 @@ REDACTED = "[redacted]"
 _PARAMETER = re.compile(r"""([?&])([^=&?#\s]+)=((?:[^&?#\s"']|["'](?!\s|$))*)""")
 
 
+# A handshake header as websockets logs it at DEBUG, a line's message: `< cookie: sessionid=...`.
+_SECRET_HEADER = re.compile(
+    r"((?:^|\s)[<>] (?:cookie|set-cookie|authorization): ).+$", re.IGNORECASE | re.MULTILINE
+)
+
+
 def redact(text: str) -> str:
     """`text` with the value of every `token` or `ticket` query parameter replaced, its name
-    compared as a server decodes it (`%74oken` is `token`)."""
+    compared as a server decodes it (`%74oken` is `token`), and of a logged secret header."""
+    text = _SECRET_HEADER.sub(rf"\g<1>{REDACTED}", text)
     if "=" not in text:
         return text
 
