@@ -129,6 +129,8 @@ def _errors_for(path: str, method: str, operation: dict) -> dict:
     if path.endswith("/auth/login"):
         errors["401"] = _ref("ErrorDetail", "Wrong username or password.")
         errors["429"] = _ref("ErrorDetail", "Too many failed attempts from this client.")
+    if path.endswith("/realtime/ticket/"):
+        errors["429"] = _ref("ErrorDetail", "Too many tickets asked for; see Retry-After.")
     return errors
 
 

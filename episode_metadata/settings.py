@@ -275,11 +275,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["episode_metadata.common.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "episode_metadata.common.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    # Per address for the login; per user for WebSocket tickets (a client mints one a connect).
+    "DEFAULT_THROTTLE_RATES": {"login": "30/min", "websocket_ticket": "60/min"},
     # Throttles key on REMOTE_ADDR, the address the server trusts, never on X-Forwarded-For.
     "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# How long a WebSocket ticket (POST /api/v1/realtime/ticket/) may wait for its socket.
+WEBSOCKET_TICKET_SECONDS = env_int("WEBSOCKET_TICKET_SECONDS", 30)
+if WEBSOCKET_TICKET_SECONDS < 1:
+    raise ImproperlyConfigured("WEBSOCKET_TICKET_SECONDS must be at least 1.")
 
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
@@ -319,7 +325,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {
+            "()": "episode_metadata.common.log_format.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
         "json": {"()": "episode_metadata.common.log_format.JsonFormatter"},
     },
     "handlers": {

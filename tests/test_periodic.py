@@ -16,7 +16,7 @@ from episodes import services as episode_services
 from jobs import periodic, registry, scheduler
 from jobs import services as job_services
 from jobs.models import Job, JobStatus, PeriodicTask
-from realtime.models import Presence
+from realtime.models import Presence, WebSocketTicket
 from realtime.presence import services as presence
 from tests.periodic_app import TICK_SECONDS
 from tests.service_database import ServiceDatabase
@@ -298,3 +298,14 @@ def test_stale_presence_is_swept_with_its_departure(django_user_model):
     period_passes("stale_presence")
     assert run_declared("stale_presence").last_count == 1
     assert not Presence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_expired_websocket_tickets_are_deleted_and_live_ones_kept(django_user_model):
+    person = django_user_model.objects.create_user(username="pat", password="x" * 12)
+    now = timezone.now()
+    WebSocketTicket.objects.create(digest="0" * 64, user=person, expires_at=now)
+    WebSocketTicket.objects.create(digest="1" * 64, user=person, expires_at=now + timedelta(1))
+
+    assert run_declared("expired_websocket_tickets").last_count == 1
+    assert list(WebSocketTicket.objects.values_list("digest", flat=True)) == ["1" * 64]
