@@ -281,6 +281,10 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Writes to versioned resources (episodes, compositions, notification preferences) must carry
+# If-Match, or are refused with 428: no client can overwrite a change it has not seen.
+REQUIRE_IF_MATCH = env_bool("REQUIRE_IF_MATCH", default=False)
+
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(days=env_int("TOKEN_TTL_DAYS", 30)),

@@ -10,6 +10,7 @@ from rest_framework.serializers import BaseSerializer
 
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed
+from episode_metadata.common.preconditions import ConditionalViewMixin
 from episodes.compositions import selectors, services
 from episodes.compositions.filters import CompositionFilter
 from episodes.compositions.serializers import (
@@ -39,8 +40,9 @@ class DeletableByCreator(BasePermission):
         return composition.created_by_id == request.user.pk or allowed(request.user, DELETE_ANY)
 
 
-class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
-    """Thumbnail compositions: episode images laid out and rendered per platform."""
+class CompositionViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
+    """Thumbnail compositions: episode images laid out and rendered per platform. Every
+    write to a composition honours If-Match, against its `revision`."""
 
     serializer_class = CompositionSerializer
     filterset_class = CompositionFilter
@@ -55,6 +57,10 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         "approve": "episodes.approve_composition",
         "publish": "episodes.publish_composition",
     }
+    version_field = "revision"
+    conditional_actions = frozenset(
+        {"update", "partial_update", "destroy", "revert", "approve", "publish", "make_primary"}
+    )
 
     def get_queryset(self) -> QuerySet[Composition]:
         return selectors.composition_list()
@@ -69,11 +75,14 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         if serializer.instance is None:
             raise NotFound
         serializer.instance = services.update_composition(
-            serializer.instance, user=signed_in(self.request.user), data=serializer.validated_data
+            serializer.instance,
+            user=signed_in(self.request.user),
+            data=serializer.validated_data,
+            if_match=self.if_match,
         )
 
     def perform_destroy(self, instance: Composition) -> None:
-        services.delete_composition(instance)
+        services.delete_composition(instance, if_match=self.if_match)
 
     @extend_schema(responses={200: CompositionVersionSerializer(many=True)})
     @action(detail=True, serializer_class=CompositionVersionSerializer, filterset_class=None)
@@ -93,6 +102,7 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
             self.get_object(),
             user=signed_in(request.user),
             version=payload.validated_data["version"],
+            if_match=self.if_match,
         )
         return Response(self.get_serializer(composition).data)
 
@@ -108,19 +118,19 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
         """Approve a draft."""
-        composition = services.approve_composition(self.get_object())
+        composition = services.approve_composition(self.get_object(), if_match=self.if_match)
         return Response(self.get_serializer(composition).data)
 
     @extend_schema(request=None, responses={200: CompositionSerializer})
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str | None = None) -> Response:
         """Publish an approved composition whose current version is rendered."""
-        composition = services.publish_composition(self.get_object())
+        composition = services.publish_composition(self.get_object(), if_match=self.if_match)
         return Response(self.get_serializer(composition).data)
 
     @extend_schema(request=None, responses={200: CompositionSerializer})
     @action(detail=True, methods=["post"], url_path="make-primary")
     def make_primary(self, request: Request, pk: str | None = None) -> Response:
         """Make this the episode's primary composition, in place of any other."""
-        composition = services.make_primary(self.get_object())
+        composition = services.make_primary(self.get_object(), if_match=self.if_match)
         return Response(self.get_serializer(composition).data)
