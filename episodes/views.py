@@ -15,7 +15,7 @@ from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, requires
-from episode_metadata.common.preconditions import ConditionalViewMixin
+from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -49,13 +49,17 @@ def _flag(request: Request, name: str) -> bool:
 
 @extend_schema_view(
     list=extend_schema(parameters=[INCLUDE_DELETED]),
-    retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}),
-    destroy=extend_schema(parameters=[HARD], responses={204: None}),
+    retrieve=extend_schema(
+        parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}, **versioned()
+    ),
+    create=extend_schema(**versioned()),
+    update=extend_schema(**versioned()),
+    partial_update=extend_schema(**versioned()),
+    destroy=extend_schema(parameters=[HARD], responses={204: None}, **versioned()),
 )
 class EpisodeViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
-    permissions; each change of status is checked against the workflow by the service.
-    Every write to an episode honours If-Match."""
+    permissions; each change of status is checked against the workflow by the service."""
 
     serializer_class = EpisodeSerializer
     filterset_class = EpisodeFilter
@@ -65,6 +69,7 @@ class EpisodeViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSe
         "activity": "episodes.view_episode",
         "restore": "episodes.restore_episode",
     }
+    # Every write to an episode honours If-Match.
     conditional_actions = frozenset({"update", "partial_update", "destroy", "restore"})
 
     def get_queryset(self) -> QuerySet[Episode]:
@@ -138,7 +143,7 @@ class EpisodeViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSe
         ]
         return Response(self.get_serializer(counts, many=True).data)
 
-    @extend_schema(request=None, responses={200: EpisodeSerializer})
+    @extend_schema(request=None, responses={200: EpisodeSerializer}, **versioned())
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
         episode = services.restore_episode(

@@ -127,20 +127,21 @@ def test_if_match_required_answers_428_without_it(api, episode, settings):
 
 @pytest.mark.parametrize(
     ("if_match", "status"),
-    [("*", 200), ('"7", "1"', 200), (' , "1" ,', 200), ('W/"1"', 412), ('"2"', 412)],
+    [
+        ("*", 200),
+        ('"7", "1"', 200),
+        ('"a,b" , "1" ,', 200),
+        ('W/"1"', 412),  # If-Match compares strongly: a weak tag never matches
+        ('"2"', 412),
+        ("1", 412),  # not an entity tag: it matches nothing
+        ('*, "2"', 412),
+        ("", 412),
+    ],
 )
 def test_if_match_compares_strongly(api, episode, if_match, status):
     response = api.patch(url(episode), {"title": "Renamed"}, HTTP_IF_MATCH=if_match)
 
     assert response.status_code == status, response.content
-
-
-@pytest.mark.parametrize("if_match", ["1", '"1', '*, "1"', ""])
-def test_a_malformed_if_match_is_a_400(api, episode, if_match):
-    response = api.patch(url(episode), {"title": "Renamed"}, HTTP_IF_MATCH=if_match)
-
-    assert response.status_code == 400
-    assert "If-Match" in response.json()
 
 
 def test_a_delete_with_a_stale_version_is_refused(api, staff_api, episode):

@@ -19,7 +19,7 @@ from activity.notifications.serializers import (
 )
 from activity.views import ActivityCursorPagination
 from episode_metadata.common.lookups import integer_id
-from episode_metadata.common.preconditions import ConditionalViewMixin
+from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
 
 
 def _signed_in(request: Request) -> User:
@@ -93,9 +93,12 @@ class NotificationViewSet(
         unread, capped = selectors.unread_count(_signed_in(request))
         return Response({"unread": unread, "capped": capped})
 
-    @extend_schema(methods=["GET"], responses={200: PreferenceSerializer})
+    @extend_schema(methods=["GET"], responses={200: PreferenceSerializer}, **versioned())
     @extend_schema(
-        methods=["PUT"], request=PreferenceSerializer, responses={200: PreferenceSerializer}
+        methods=["PUT"],
+        request=PreferenceSerializer,
+        responses={200: PreferenceSerializer},
+        **versioned(),
     )
     @action(
         detail=False,

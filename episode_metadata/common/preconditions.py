@@ -14,18 +14,26 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 HEADER = "If-Match"
-# One list element: `*`, or an entity tag, weak (`W/"..."`) or strong (`"..."`).
-_ELEMENT = re.compile(r'\*|(W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+# Marks an operation of the OpenAPI schema as one on a versioned resource, with the name of
+# its version field; `episode_metadata.openapi` adds the ETag, If-Match, 412 and 428 there.
+SCHEMA_EXTENSION = "x-versioned"
+# An entity tag, weak (`W/"..."`) or strong (`"..."`); its quotes may hold commas.
+_ENTITY_TAG = re.compile(r'(W/)?"[^"]*"')
 _WRITES = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def versioned(field: str = "version") -> dict[str, Any]:
+    """`extend_schema` arguments for an operation on a resource versioned by `field`."""
+    return {"extensions": {SCHEMA_EXTENSION: field}}
 
 
 @dataclass(frozen=True)
@@ -41,18 +49,13 @@ class IfMatch:
 
 
 def parse(value: str) -> IfMatch:
-    """The header's value as RFC 9110 writes it: `*` alone, or a comma-separated list of
-    entity tags (empty elements ignored). Anything else is the client's mistake, a 400."""
-    elements = [element.strip(" \t") for element in value.split(",")]
-    elements = [element for element in elements if element]
-    if not elements or not all(_ELEMENT.fullmatch(element) for element in elements):
-        raise ValidationError({HEADER: ['Must be * or a list of entity tags such as "3".']})
-    if "*" in elements:
-        if len(elements) > 1:
-            raise ValidationError({HEADER: ["* stands alone, without entity tags."]})
+    """The header's value as RFC 9110 writes it: `*` alone, or a list of entity tags. What
+    is not a strong entity tag can match no version, so a malformed value fails the
+    condition (412, with the current version) rather than being ignored."""
+    if value.strip(" \t") == "*":
         return IfMatch(any=True, tags=frozenset())
-    strong = frozenset(element for element in elements if not element.startswith("W/"))
-    return IfMatch(any=False, tags=strong)
+    tags = (found.group(0) for found in _ENTITY_TAG.finditer(value))
+    return IfMatch(any=False, tags=frozenset(tag for tag in tags if not tag.startswith("W/")))
 
 
 class PreconditionFailed(APIException):
