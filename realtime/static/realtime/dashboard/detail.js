@@ -79,6 +79,7 @@ export class EpisodeDetail extends LivePanel {
     this.followButton = byId("follow");
     this.editForm = byId("edit-form");
     this.busy = false;
+    this.editedVersion = null;
     this.#buildActions();
     this.nextPage = null;
     this.followChanges = 0;
@@ -302,15 +303,16 @@ export class EpisodeDetail extends LivePanel {
     }
   }
 
-  /** Runs one change to the open episode, conditional on the version shown: its answer (the
-   * episode, or changes to it) is shown at once, without waiting for the event that follows.
-   * A change someone else made first (412) is loaded and shown instead. */
-  async #change(what, work) {
+  /** Runs one change to the open episode, conditional on the version it is based on (the one
+   * shown): its answer (the episode, or changes to it) is shown at once, without waiting for
+   * the event that follows. A change someone else made first (412) is loaded and shown
+   * instead. */
+  async #change(what, work, base = this.episode.version) {
     const id = this.id;
     this.busy = true;
     this.render();
     try {
-      const changed = await work(`/api/v1/episodes/${id}/`, etag(this.episode.version));
+      const changed = await work(`/api/v1/episodes/${id}/`, etag(base));
       if (id !== this.id) return false;
       this.episode = { ...this.episode, ...changed };
       showMessage(this.message, "");
@@ -321,6 +323,8 @@ export class EpisodeDetail extends LivePanel {
         // The answer names the current version: the next try is based on it even if the
         // reload cannot show the episode (a deleted one, to someone who may only restore it).
         this.episode = { ...this.episode, version: error.body.version };
+        // An edit still open is now based on what is shown: saving it again is a decision.
+        this.editedVersion = error.body.version;
         await this.reload();
         showMessage(this.message, `Could not ${what}: someone else changed this episode meanwhile. It now shows their change; try again if yours still applies.`);
       } else {
@@ -357,7 +361,10 @@ export class EpisodeDetail extends LivePanel {
     if (restored) this.title.focus();
   }
 
+  /** The form holds the episode as it is now: saving it is a change of that version, refused
+   * if another change comes in while it is open. */
   #startEditing() {
+    this.editedVersion = this.episode.version;
     this.editForm.elements.title.value = this.episode.title;
     this.editForm.elements.description.value = this.episode.description || "";
     this.editForm.hidden = false;
@@ -367,7 +374,11 @@ export class EpisodeDetail extends LivePanel {
   async #save() {
     const { title, description } = this.editForm.elements;
     const changes = { title: title.value, description: description.value };
-    const saved = await this.#change("save the episode", (url, version) => patch(url, changes, version));
+    const saved = await this.#change(
+      "save the episode",
+      (url, version) => patch(url, changes, version),
+      this.editedVersion,
+    );
     if (saved) {
       this.editForm.hidden = true;
       this.editButton.focus();
