@@ -173,6 +173,19 @@ def test_every_write_to_an_episode_increments_its_version(api, staff_api, episod
     assert api.get(url(episode))["ETag"] == '"6"'
 
 
+def test_any_save_increments_the_version_in_its_own_update(episode):
+    """The admin, the shell and every service save through `save()`, with or without
+    `update_fields`: none can leave the version behind."""
+    loaded = Episode.objects.get(pk=episode.pk)
+    loaded.description = "From the admin"
+    loaded.save()
+    loaded.air_date = None
+    loaded.save(update_fields=["air_date"])
+
+    assert loaded.version == 3
+    assert Episode.objects.get(pk=episode.pk).version == 3
+
+
 # --- Compositions -----------------------------------------------------------------------------
 
 
@@ -217,6 +230,15 @@ def test_every_write_to_a_composition_increments_its_revision(api, composition):
     composition_services.render_composition(composition_id=str(composition.pk), version=3)
     composition.refresh_from_db()
     assert (composition.revision, composition.version, composition.status) == (6, 3, "approved")
+    # And so is losing the primary place to another composition.
+    other = composition_services.create_composition(
+        user=composition.created_by,
+        data={name: getattr(composition, name) for name in ("episode", "layout", "assets")}
+        | {"name": "Other", "formats": ["youtube"]},
+    )
+    composition_services.make_primary(other)
+    composition.refresh_from_db()
+    assert (composition.is_primary, composition.revision) == (False, 7)
 
 
 def test_a_stale_composition_write_is_refused_with_its_revision(api, composition):
