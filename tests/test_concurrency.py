@@ -134,6 +134,8 @@ def test_if_match_required_answers_428_without_it(api, episode, settings):
         ('W/"1"', 412),  # If-Match compares strongly: a weak tag never matches
         ('"2"', 412),
         ("1", 412),  # not an entity tag: it matches nothing
+        ('w/"1"', 412),
+        ('"1" and more', 412),
         ('*, "2"', 412),
         ("", 412),
     ],

@@ -22,8 +22,10 @@ HEADER = "If-Match"
 # Marks an operation of the OpenAPI schema as one on a versioned resource, with the name of
 # its version field; `episode_metadata.openapi` adds the ETag, If-Match, 412 and 428 there.
 SCHEMA_EXTENSION = "x-versioned"
-# An entity tag, weak (`W/"..."`) or strong (`"..."`); its quotes may hold commas.
-_ENTITY_TAG = re.compile(r'(W/)?"[^"]*"')
+# One element of the list and the comma after it: an entity tag, weak (`W/"..."`) or strong
+# (`"..."`), whose quotes may hold commas, or whatever else stands up to the next comma.
+_ELEMENT = re.compile(r'[ \t]*((?:W/)?"[^"]*"|[^,]*?)[ \t]*(?:,|$)')
+_STRONG = re.compile(r'"[^"]*"')
 _WRITES = frozenset({"PUT", "PATCH", "DELETE", "POST"})
 
 
@@ -54,8 +56,8 @@ def parse(value: str) -> IfMatch:
     condition (412, with the current version) rather than being ignored."""
     if value.strip(" \t") == "*":
         return IfMatch(any=True, tags=frozenset())
-    tags = (found.group(0) for found in _ENTITY_TAG.finditer(value))
-    return IfMatch(any=False, tags=frozenset(tag for tag in tags if not tag.startswith("W/")))
+    elements = (found.group(1) for found in _ELEMENT.finditer(value))
+    return IfMatch(any=False, tags=frozenset(e for e in elements if _STRONG.fullmatch(e)))
 
 
 class PreconditionFailed(APIException):
