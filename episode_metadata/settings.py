@@ -287,6 +287,10 @@ WEBSOCKET_TICKET_SECONDS = env_int("WEBSOCKET_TICKET_SECONDS", 30)
 if WEBSOCKET_TICKET_SECONDS < 1:
     raise ImproperlyConfigured("WEBSOCKET_TICKET_SECONDS must be at least 1.")
 
+# Writes to versioned resources (episodes, compositions, notification preferences) must carry
+# If-Match, or are refused with 428: no client can overwrite a change it has not seen.
+REQUIRE_IF_MATCH = env_bool("REQUIRE_IF_MATCH", default=False)
+
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
     "TOKEN_TTL": timedelta(days=env_int("TOKEN_TTL_DAYS", 30)),
