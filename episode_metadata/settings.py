@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "episode_metadata",
+    "episode_metadata.common.idempotency",
     "episodes",
     "jobs",
     "realtime",

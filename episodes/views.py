@@ -13,6 +13,7 @@ from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
+from episode_metadata.common.idempotency.views import IdempotentCreateMixin
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, requires
 from episodes import selectors, services
@@ -51,7 +52,7 @@ def _flag(request: Request, name: str) -> bool:
     retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}),
     destroy=extend_schema(parameters=[HARD], responses={204: None}),
 )
-class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
+class EpisodeViewSet(IdempotentCreateMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
     permissions; each change of status is checked against the workflow by the service."""
 

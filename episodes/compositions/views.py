@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from episode_metadata.common.idempotency.views import IdempotentCreateMixin
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed
 from episodes.compositions import selectors, services
@@ -39,7 +40,7 @@ class DeletableByCreator(BasePermission):
         return composition.created_by_id == request.user.pk or allowed(request.user, DELETE_ANY)
 
 
-class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
+class CompositionViewSet(IdempotentCreateMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Thumbnail compositions: episode images laid out and rendered per platform."""
 
     serializer_class = CompositionSerializer
