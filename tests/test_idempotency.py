@@ -12,9 +12,10 @@ from django.utils import timezone
 from activity.models import ActivityLog
 from episode_metadata.common.idempotency import services
 from episode_metadata.common.idempotency.models import IdempotencyKey
-from episodes.models import Episode, EpisodeFile
+from episodes.models import Composition, Episode, EpisodeFile
 from jobs.models import Job
 from tests.conftest import bearer_client, with_role
+from tests.test_compositions_api import make_image
 from tests.test_files_api import png
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +132,27 @@ def test_an_upload_replays_with_its_location(api, settings, tmp_path):
     assert other_content.status_code == 422
     assert EpisodeFile.objects.count() == 1
     assert Job.objects.filter(job_type="file_metadata").count() == 1
+
+
+def test_a_composition_replays(api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    episode = Episode.objects.create(title="Pilot")
+    image = make_image(episode)
+    body = {
+        "episode": str(episode.pk),
+        "name": "Main thumbnail",
+        "layout": "single",
+        "assets": [str(image.pk)],
+        "formats": ["youtube"],
+    }
+
+    first = post(api, "/api/v1/compositions/", body)
+    retry = post(api, "/api/v1/compositions/", body)
+
+    assert first.status_code == retry.status_code == 201, first.content
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert Composition.objects.count() == 1
 
 
 def test_a_job_replays(api):
