@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from activity.models import ActivityLog
@@ -211,3 +212,14 @@ def test_the_purge_removes_only_expired_keys(user, monkeypatch):
     assert services.purge_expired_keys(now=now) == 3
     assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == ["key-3", "key-4"]
     assert services.purge_expired_keys(now=now) == 0
+
+
+def test_the_admin_shows_keys_read_only(admin_client, api):
+    post(api, EPISODES, {"title": "Pilot"})
+    row = IdempotencyKey.objects.get()
+
+    page = admin_client.get(reverse("admin:idempotency_idempotencykey_change", args=[row.pk]))
+
+    assert page.status_code == 200
+    assert KEY in page.text and "Pilot" in page.text
+    assert admin_client.get(reverse("admin:idempotency_idempotencykey_add")).status_code == 403
