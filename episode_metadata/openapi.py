@@ -16,6 +16,8 @@ from drf_spectacular.plumbing import force_instance
 
 from episode_metadata.common import preconditions
 from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
+from episode_metadata.common.idempotency.views import HEADER as IDEMPOTENCY_KEY
+from episode_metadata.common.idempotency.views import REPLAYED_HEADER
 from episode_metadata.common.serializer_fields import ShapedJSONField
 
 DETAIL = {
@@ -127,6 +129,10 @@ def _errors_for(path: str, method: str, operation: dict) -> dict:
     if "requestBody" in operation:
         errors["413"] = _ref("ErrorDetail", "The body is larger than the service accepts.")
         errors["415"] = _ref("ErrorDetail", "A body of a media type this operation does not read.")
+    if IDEMPOTENCY_KEY in names:
+        errors["422"] = _ref(
+            "ErrorDetail", f"This {IDEMPOTENCY_KEY} was used with a different request."
+        )
     if path.endswith("/auth/login"):
         errors["401"] = _ref("ErrorDetail", "Wrong username or password.")
         errors["429"] = _ref("ErrorDetail", "Too many failed attempts from this client.")
@@ -171,6 +177,19 @@ def _versioned(path: str, method: str, operation: dict, field: str, schemas: dic
         "headers": {"ETag": ETAG},
     }
     operation["responses"]["428"] = _ref("ErrorDetail", "If-Match is required and missing.")
+
+
+def _mark_replays(operation: dict) -> None:
+    """A create that takes an idempotency key says when its answer is a replay."""
+    if IDEMPOTENCY_KEY not in _parameter_names(operation):
+        return
+    replayed = {
+        "description": "Present on the answer to a retry: the first request's answer, again.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+    for status, response in operation["responses"].items():
+        if status.startswith("2"):
+            response.setdefault("headers", {})[REPLAYED_HEADER] = replayed
 
 
 def _constrain_parameters(operation: dict) -> None:
@@ -351,6 +370,7 @@ def add_error_responses(result: dict, generator, request, public) -> dict[str, A
             if field is not None:
                 _versioned(path, method, operation, field, schemas)
             _constrain_parameters(operation)
+            _mark_replays(operation)
             for status, response in _errors_for(path, method, operation).items():
                 operation["responses"].setdefault(status, response)
     _links(result)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from episode_metadata import secret_key
@@ -36,6 +37,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
+# A browser client on another origin sends and reads the headers of conditional writes and
+# retried creates too.
+CORS_ALLOW_HEADERS = (*default_cors_headers, "if-match", "idempotency-key")
+CORS_EXPOSE_HEADERS = ["ETag", "Idempotent-Replayed", "Location"]
 
 INSTALLED_APPS = [
     "daphne",
@@ -54,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "episode_metadata",
+    "episode_metadata.common.idempotency",
     "episodes",
     "jobs",
     "realtime",

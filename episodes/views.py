@@ -13,6 +13,7 @@ from activity.filters import ActivityFilter
 from activity.models import ActivityLog
 from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
+from episode_metadata.common.idempotency.views import IdempotentCreateMixin
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, requires
 from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
@@ -57,7 +58,7 @@ def _flag(request: Request, name: str) -> bool:
     partial_update=extend_schema(**versioned()),
     destroy=extend_schema(parameters=[HARD], responses={204: None}, **versioned()),
 )
-class EpisodeViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
+class EpisodeViewSet(IdempotentCreateMixin, ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
     permissions; each change of status is checked against the workflow by the service."""
 

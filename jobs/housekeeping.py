@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from activity import retention as activity_retention
 from activity.notifications import services as notifications
+from episode_metadata.common.idempotency import services as idempotency
 from jobs import periodic, retention
 
 DAILY = timedelta(days=1)
@@ -20,6 +21,9 @@ def register_tasks() -> None:
     periodic.register("activity_retention", every=DAILY, run=prune_activity)
     periodic.register("notification_retention", every=DAILY, run=prune_notifications)
     periodic.register("dead_jobs", every=DAILY, run=purge_dead_jobs)
+    periodic.register(
+        "expired_idempotency_keys", every=timedelta(hours=1), run=idempotency.purge_expired_keys
+    )
 
 
 def prune_activity() -> int | None:

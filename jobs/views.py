@@ -14,6 +14,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from episode_metadata.common.idempotency.views import idempotent
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed, requires
 from episode_metadata.common.streaming import stored_file_response
@@ -86,6 +87,7 @@ class JobViewSet(
         return {**super().get_serializer_context(), WITHOUT_TRACEBACKS: self.action == "list"}
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    @idempotent
     def create(self, request: Request) -> Response:
         """Enqueue a job of a registered type; a worker runs it when its turn comes."""
         serializer = JobCreateSerializer(data=request.data)

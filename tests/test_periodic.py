@@ -12,6 +12,7 @@ from knox.models import AuthToken
 from prometheus_client.parser import text_string_to_metric_families
 
 from activity.models import ActivityLog, Notification
+from episode_metadata.common.idempotency.models import IdempotencyKey
 from episodes import services as episode_services
 from jobs import periodic, registry, scheduler
 from jobs import services as job_services
@@ -309,3 +310,19 @@ def test_expired_websocket_tickets_are_deleted_and_live_ones_kept(django_user_mo
 
     assert run_declared("expired_websocket_tickets").last_count == 1
     assert list(WebSocketTicket.objects.values_list("digest", flat=True)) == ["1" * 64]
+
+
+@pytest.mark.django_db
+def test_expired_idempotency_keys_are_deleted_and_fresh_ones_kept(django_user_model):
+    person = django_user_model.objects.create_user(username="pat", password="x" * 12)
+    for key, hours in (("old", 25), ("fresh", 23)):
+        IdempotencyKey.objects.create(
+            user=person,
+            key=key,
+            fingerprint="0" * 64,
+            response_status=201,
+            created_at=timezone.now() - timedelta(hours=hours),
+        )
+
+    assert run_declared("expired_idempotency_keys").last_count == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]

@@ -196,3 +196,21 @@ def test_cors_allows_configured_origins_only(settings, anon):
 
     assert allowed["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in refused
+
+
+def test_a_browser_on_an_allowed_origin_may_send_and_read_the_concurrency_headers(client, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    origin = {"HTTP_ORIGIN": "https://app.example.com"}
+
+    preflight = client.options(
+        "/api/v1/episodes/",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="if-match, idempotency-key",
+        **origin,
+    )
+    answer = client.get("/api/v1/episodes/", **origin)
+
+    allowed = preflight.headers["Access-Control-Allow-Headers"].split(", ")
+    assert {"if-match", "idempotency-key", "authorization"} <= set(allowed)
+    exposed = answer.headers["Access-Control-Expose-Headers"].split(", ")
+    assert {"ETag", "Idempotent-Replayed", "Location"} <= set(exposed)

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from episode_metadata.common.idempotency.views import IdempotentCreateMixin
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed
 from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
@@ -47,7 +48,7 @@ class DeletableByCreator(BasePermission):
         for name in ("retrieve", "create", "update", "partial_update", "destroy")
     }
 )
-class CompositionViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
+class CompositionViewSet(IdempotentCreateMixin, ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Thumbnail compositions: episode images laid out and rendered per platform."""
 
     serializer_class = CompositionSerializer

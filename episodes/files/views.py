@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
+from episode_metadata.common.idempotency.views import idempotent
 from episode_metadata.common.lookups import UUIDLookupMixin, parent_or_404
 from episode_metadata.common.permissions import ModelPermissions, allowed
 from episodes import selectors as episode_selectors
@@ -109,6 +110,7 @@ class EpisodeFileViewSet(
             ),
         },
     )
+    @idempotent
     def create(self, request: Request, **kwargs: str) -> Response:
         episode = self.episode  # a missing episode is a 404 before any byte is kept
         received = request.FILES.get(uploads.UPLOAD_FIELD)
