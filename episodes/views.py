@@ -58,7 +58,9 @@ def _flag(request: Request, name: str) -> bool:
     partial_update=extend_schema(**versioned()),
     destroy=extend_schema(parameters=[HARD], responses={204: None}, **versioned()),
 )
-class EpisodeViewSet(IdempotentCreateMixin, ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
+class EpisodeViewSet(
+    IdempotentCreateMixin, ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet
+):
     """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
     permissions; each change of status is checked against the workflow by the service."""
 

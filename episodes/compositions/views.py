@@ -48,7 +48,9 @@ class DeletableByCreator(BasePermission):
         for name in ("retrieve", "create", "update", "partial_update", "destroy")
     }
 )
-class CompositionViewSet(IdempotentCreateMixin, ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
+class CompositionViewSet(
+    IdempotentCreateMixin, ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet
+):
     """Thumbnail compositions: episode images laid out and rendered per platform."""
 
     serializer_class = CompositionSerializer
