@@ -12,7 +12,7 @@ from django.utils import timezone
 from activity import retention as activity_retention
 from activity.notifications import services as notifications
 from episode_metadata.common.idempotency import services as idempotency
-from jobs import periodic, retention
+from jobs import periodic, retention, services
 
 DAILY = timedelta(days=1)
 
@@ -21,6 +21,10 @@ def register_tasks() -> None:
     periodic.register("activity_retention", every=DAILY, run=prune_activity)
     periodic.register("notification_retention", every=DAILY, run=prune_notifications)
     periodic.register("dead_jobs", every=DAILY, run=purge_dead_jobs)
+    # A lease runs out JOBS_LEASE_SECONDS after its last renewal; checked three times as often,
+    # a dead worker's job is back in the queue within a third of a lease of that.
+    lease = settings.JOBS_LEASE_SECONDS
+    periodic.register("lost_jobs", every=timedelta(seconds=lease / 3), run=recover_lost_jobs)
     periodic.register(
         "expired_idempotency_keys", every=timedelta(hours=1), run=idempotency.purge_expired_keys
     )
@@ -39,6 +43,14 @@ def prune_notifications() -> int | None:
 def purge_dead_jobs() -> int | None:
     before = _cutoff(settings.DEAD_JOBS_RETENTION_DAYS)
     return None if before is None else retention.purge(finished_before=before)
+
+
+def recover_lost_jobs() -> int:
+    """Every job whose worker stopped renewing its lease, in batches, back to the queue."""
+    total = 0
+    while recovered := services.recover_lost(lease_seconds=settings.JOBS_LEASE_SECONDS):
+        total += recovered
+    return total
 
 
 def _cutoff(days: int) -> datetime | None:

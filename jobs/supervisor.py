@@ -1,9 +1,8 @@
 """The job worker: N child processes running jobs, and one supervisor looking after them.
 
 The supervisor spawns the children (`jobs.child`), wakes idle ones when work arrives,
-publishes the live events they forward, takes back jobs of workers that died anywhere
-(`services.recover_lost`), runs the periodic housekeeping (`jobs.scheduler`, on a thread
-of its own), nudges this process's notifier when they commit activity
+publishes the live events they forward, runs the periodic housekeeping (`jobs.scheduler`, on
+a thread of its own; it takes back jobs of workers that died anywhere), nudges this process's notifier when they commit activity
 (`activity.notifications.runner`), keeps its row in the worker table fresh (`jobs.workers`),
 kills a child whose job ignores its timeout, and on stop lets running jobs finish within a
 grace period before handing the rest back to the queue.
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
 from activity import services as activity_services
 from activity.models import Action
@@ -75,7 +74,6 @@ class Supervisor:
         self._wake_writer.setblocking(False)
         self._listener: wakeup.PostgresListener | None = None
         self._wake_socket: socket.socket | None = None
-        self._next_recovery = 0.0
         self._announce = False
         self._context = multiprocessing.get_context("spawn")
         self._heartbeat = workers.Heartbeat(
@@ -180,7 +178,6 @@ class Supervisor:
             events.activity_committed()
             notifier.nudge()
         self._enforce_hard_timeouts()
-        self._recover_lost_jobs()
         self._heartbeat.beat_if_due()
 
     def _wake_idle(self) -> None:
@@ -270,20 +267,6 @@ class Supervisor:
                 slot.process.join()
                 timeout = runtime.JobTimeout("the job ran past its timeout and was killed")
                 self._fail(slot, slot.running, timeout)
-
-    def _recover_lost_jobs(self) -> None:
-        now = time.monotonic()
-        if now < self._next_recovery:
-            return
-        self._next_recovery = now + settings.JOBS_LEASE_SECONDS / 3
-        close_old_connections()
-        try:
-            with context.acting(
-                context.ActivityContext(source=Source.JOB, actor_label=f"worker {self.name}")
-            ):
-                services.recover_lost(lease_seconds=settings.JOBS_LEASE_SECONDS)
-        except Exception as exc:
-            logger.warning("could not look for lost jobs (%s); trying again later", exc)
 
     def _shut_down(self) -> None:
         logger.info(

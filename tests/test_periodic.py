@@ -326,3 +326,22 @@ def test_expired_idempotency_keys_are_deleted_and_fresh_ones_kept(django_user_mo
 
     assert run_declared("expired_idempotency_keys").last_count == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+@pytest.mark.django_db
+def test_lost_jobs_go_back_to_the_queue_and_live_ones_keep_running():
+    def running(heartbeat_seconds_ago: float) -> Job:
+        job = job_services.enqueue(registry.get("diagnostic"), {})
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING,
+            attempts=1,
+            worker_id="gone:1",
+            heartbeat_at=timezone.now() - timedelta(seconds=heartbeat_seconds_ago),
+        )
+        return job
+
+    lost, alive = running(31), running(5)
+
+    assert run_declared("lost_jobs").last_count == 1
+    assert Job.objects.get(pk=lost.pk).status == JobStatus.RETRY_SCHEDULED
+    assert Job.objects.get(pk=alive.pk).status == JobStatus.RUNNING
