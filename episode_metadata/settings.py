@@ -362,3 +362,13 @@ JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 30.0)
 JOBS_POLL_SECONDS = env_float("JOBS_POLL_SECONDS", 1.0)
 # /ready fails once the job due longest has waited this long for a worker.
 READY_MAX_QUEUE_AGE_SECONDS = env_float("READY_MAX_QUEUE_AGE_SECONDS", 300.0)
+
+# Webhooks (docs/webhooks.md): endpoints on private, loopback or link-local addresses are
+# refused unless this is on (local setups and tests); sending is retried with backoff.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE")
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 15)
+WEBHOOKS_BACKOFF_BASE_SECONDS = env_float("WEBHOOKS_BACKOFF_BASE_SECONDS", 10.0)
+WEBHOOKS_BACKOFF_CAP_SECONDS = env_float("WEBHOOKS_BACKOFF_CAP_SECONDS", 6 * 3600.0)
+# An endpoint is disabled after this many deliveries in a row gave up (none got through).
+WEBHOOKS_DISABLE_AFTER_DEAD = env_int("WEBHOOKS_DISABLE_AFTER_DEAD", 5)
+WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from activity.notifications import runner as notifier
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
 from realtime import websocket_protocol
+from realtime.webhooks import dispatcher as webhooks
 
 QUERY_STRING = re.compile(r"\?\S*")
 # The largest WebSocket message the server reads before it closes the socket (1009). Clients
@@ -67,12 +68,14 @@ class Command(BaseCommand):
         )
         logging.getLogger("uvicorn.error").addFilter(WithoutQueryStrings())
         notifier.start()
+        webhooks.start()
         try:
             if options["no_worker"]:
                 server.run()
             else:
                 serve_with_worker(server, options)
         finally:
+            webhooks.stop()
             notifier.stop()
 
 
