@@ -254,6 +254,19 @@ def test_a_dead_delivery_is_completed_by_redelivery(
     assert staff_api.get(f"{WEBHOOKS}{endpoint['id']}/").json()["consecutive_dead"] == 0
 
 
+def test_a_delivery_whose_job_ended_without_a_word_can_be_redelivered(staff_api, allow_private):
+    endpoint = register(staff_api, "http://127.0.0.1:9/", ["episode_created"])
+    create_episode(staff_api)
+    services.dispatch_pending()
+    delivery = only_delivery(endpoint["id"])
+    with pytest.raises(services.DeliveryStateError):
+        services.redeliver(delivery)
+    job_services.cancel(delivery.job)  # or its worker died on the last attempt
+
+    again = services.redeliver(delivery)
+    assert again.status == DeliveryStatus.PENDING and again.job_id != delivery.job_id
+
+
 def test_repeated_dead_deliveries_disable_the_endpoint_and_tell_staff(
     staff_api, staff_user, user, receiver, allow_private, settings
 ):

@@ -2,7 +2,11 @@ from typing import Any
 
 from rest_framework import serializers
 
-from episode_metadata.common.serializer_fields import StrictCharField, StrictModelSerializer
+from episode_metadata.common.serializer_fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictModelSerializer,
+)
 from realtime.webhooks import addresses, catalogue
 from realtime.webhooks.models import URL_MAX_LENGTH, WebhookDelivery, WebhookEndpoint
 
@@ -34,6 +38,9 @@ class WebhookEndpointSerializer(StrictModelSerializer):
         allow_empty=False,
         help_text="The events to send, named as the live stream names them "
         "(`episode_created`); see /api/asyncapi.yaml.",
+    )
+    is_active = StrictBooleanField(
+        default=True, help_text="Off: nothing is sent to it. On again: its failures are forgotten."
     )
     secret = serializers.CharField(
         read_only=True,

@@ -23,6 +23,7 @@ from django.utils import timezone
 from activity.models import ActivityLog
 from jobs import registry
 from jobs import services as job_services
+from jobs.models import WAITING, Job, JobStatus
 from realtime import events
 from realtime.webhooks import addresses, client, signing
 from realtime.webhooks.models import (
@@ -256,7 +257,7 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again, under the same `webhook-id`, with a fresh set of attempts."""
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-        if delivery.status in UNFINISHED:
+        if delivery.status in UNFINISHED and _being_sent(delivery):
             raise DeliveryStateError(
                 f"The delivery is {delivery.status}; it is being sent already."
             )
@@ -266,6 +267,15 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
         delivery.save(update_fields=["status"])
         _enqueue(delivery)
     return delivery
+
+
+def _being_sent(delivery: WebhookDelivery) -> bool:
+    """Whether its job may still make an attempt. One whose job ended without saying how
+    (its worker died on the last attempt, or staff cancelled it) is not."""
+    if delivery.job_id is None:
+        return False
+    alive = (*WAITING, JobStatus.RUNNING)
+    return Job.objects.filter(pk=delivery.job_id, status__in=alive).exists()
 
 
 def purge_old_deliveries(now: datetime | None = None) -> int:
