@@ -20,6 +20,7 @@ from activity.notifications import services as notifications
 from jobs import execution, registry
 from jobs import services as job_services
 from realtime.webhooks import addresses, services, signing
+from realtime.webhooks.dispatcher import Dispatcher
 from realtime.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.service_database import ServiceDatabase
 from tests.service_process import manage, start_worker, stop
@@ -198,6 +199,24 @@ def test_each_matched_event_reaches_the_documented_receiver_once_signed(staff_ap
         ]
         == []
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_makes_deliveries_as_soon_as_activity_commits(staff_api, allow_private):
+    dispatcher = Dispatcher(poll_seconds=60)  # no poll comes round: the commit wakes it
+    dispatcher.start()
+    try:
+        endpoint = register(staff_api, "http://127.0.0.1:9/", ["episode_created"])
+        episode_id = create_episode(staff_api)
+        deadline = time.monotonic() + 5
+        while not WebhookDelivery.objects.exists():
+            assert time.monotonic() < deadline, "no delivery was made"
+            time.sleep(0.02)
+    finally:
+        dispatcher.stop()
+    delivery = only_delivery(endpoint["id"])
+    assert delivery.payload["resource_id"] == episode_id
+    assert delivery.job is not None and delivery.job.job_type == services.JOB_TYPE
 
 
 def test_a_receiver_failing_three_times_gets_the_event_on_the_fourth_try(
@@ -448,3 +467,43 @@ def test_killing_the_worker_mid_delivery_loses_nothing(tmp_path, receiver):
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.body == second.body
     Webhook(secret).verify(second.body, second.headers)
+
+
+def test_staff_register_rotate_and_redeliver_in_the_admin(client, staff_user, allow_private):
+    client.force_login(staff_user)
+    added = client.post(
+        "/admin/realtime/webhookendpoint/add/",
+        {"url": "http://127.0.0.1:9/in", "event_types": ["episode_created"], "is_active": "on"},
+    )
+    assert added.status_code == 302, added.content.decode()[-2000:]
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.created_by == staff_user and endpoint.secret.startswith("whsec_")
+    page = client.get(f"/admin/realtime/webhookendpoint/{endpoint.pk}/change/").content.decode()
+    assert endpoint.secret in page
+
+    client.post(
+        "/admin/realtime/webhookendpoint/",
+        {"action": "rotate_secrets", "_selected_action": [str(endpoint.pk)]},
+    )
+    assert WebhookEndpoint.objects.get().secret != endpoint.secret
+
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        activity_id=1,
+        event_type="episode_created",
+        event_timestamp=timezone.now(),
+        status=DeliveryStatus.DEAD,
+    )
+    assert client.get("/admin/realtime/webhookdelivery/?status__exact=dead").status_code == 200
+    client.post(
+        "/admin/realtime/webhookdelivery/",
+        {"action": "redeliver_selected", "_selected_action": [str(delivery.pk)]},
+    )
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.job is not None
+
+    refused = client.post(
+        "/admin/realtime/webhookendpoint/add/",
+        {"url": "http://127.0.0.1:9/in", "event_types": ["episode_eaten"]},
+    )
+    assert refused.status_code == 200 and "episode_eaten" in refused.content.decode()

@@ -11,6 +11,9 @@ from realtime.webhooks import catalogue, services
 from realtime.webhooks.models import WebhookDelivery, WebhookEndpoint
 from realtime.webhooks.serializers import validate_url
 
+# What staff set; the rest the service keeps.
+EDITABLE = ["url", "event_types", "description", "is_active"]
+
 
 class WebhookEndpointForm(forms.ModelForm):
     event_types = forms.MultipleChoiceField(
@@ -21,7 +24,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["url", "event_types", "description", "is_active"]
+        fields = EDITABLE
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -46,7 +49,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return len(endpoint.event_types)
 
     def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form, change: bool) -> None:
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        fields = {name: form.cleaned_data[name] for name in EDITABLE}
         if change:
             stored = WebhookEndpoint.objects.get(pk=obj.pk)
             services.update_endpoint(stored, **fields)
