@@ -444,10 +444,8 @@ def test_killing_the_worker_mid_delivery_loses_nothing(tmp_path, receiver):
         doomed = start_worker(service.env, "--concurrency", "1", quiet=True)
         try:
             service.wait_for(lambda: receiver.requests, what="the first attempt")
-            doomed.send_signal(signal.SIGKILL)  # the supervisor: its child follows
-            doomed.wait(timeout=10)
         finally:
-            stop(doomed, signal.SIGKILL)
+            stop(doomed, signal.SIGKILL)  # the supervisor and the child sending it, at once
         receiver.release.set()
         rescuer = start_worker(service.env, "--concurrency", "1", quiet=True)
         try:
@@ -460,9 +458,11 @@ def test_killing_the_worker_mid_delivery_loses_nothing(tmp_path, receiver):
             )
         finally:
             stop(rescuer)
+        (errors,) = service.rows("SELECT errors FROM jobs_job")[0]
     finally:
         service.drop()
 
+    assert "WorkerLost" in str(errors)  # the second attempt is the lost one's recovery
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.body == second.body
