@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from episode_metadata.common.context import Source
 from episode_metadata.common.db_functions import JSONType
+from episode_metadata.common.versioning import VersionedModel
 
 
 class Action(models.TextChoices):
@@ -166,7 +167,7 @@ class Notification(models.Model):
         return self.title
 
 
-class NotificationPreference(models.Model):
+class NotificationPreference(VersionedModel):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -175,9 +176,16 @@ class NotificationPreference(models.Model):
     )
     muted_types = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # 0 only for the defaults of a user who never saved any (activity.notifications.selectors).
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Incremented by every write; the ETag carries it."
+    )
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=Q(version__gte=1), name="notification_preference_version_min_1"
+            ),
             models.CheckConstraint(
                 condition=Exact(JSONType("muted_types"), "array"),
                 name="notification_preference_muted_is_list",

@@ -9,12 +9,18 @@ class EpisodeMetadataConfig(AppConfig):
     verbose_name = "Episode metadata"
 
     def ready(self) -> None:
-        from episode_metadata import openapi  # noqa: F401  (registers the filter extension)
+        from episode_metadata import (
+            housekeeping,
+            openapi,  # noqa: F401  (registers the filter extension)
+        )
         from episode_metadata.auth import schema  # noqa: F401  (registers the OpenAPI extension)
         from episode_metadata.metrics.job_queue import JobQueueCollector
+        from episode_metadata.metrics.periodic_tasks import PeriodicTaskCollector
 
         # The queue's figures come from the database, read at each scrape.
         prometheus_client.REGISTRY.register(JobQueueCollector())
+        prometheus_client.REGISTRY.register(PeriodicTaskCollector())
+        housekeeping.register_tasks()
         # A `_created` series beside every counter and histogram would double what is
         # stored, for nothing a rate or an alert uses.
         prometheus_client.disable_created_metrics()

@@ -14,6 +14,7 @@ from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import force_instance
 
+from episode_metadata.common import preconditions
 from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
 from episode_metadata.common.serializer_fields import ShapedJSONField
 
@@ -129,7 +130,47 @@ def _errors_for(path: str, method: str, operation: dict) -> dict:
     if path.endswith("/auth/login"):
         errors["401"] = _ref("ErrorDetail", "Wrong username or password.")
         errors["429"] = _ref("ErrorDetail", "Too many failed attempts from this client.")
+    if path.endswith("/realtime/ticket/"):
+        errors["429"] = _ref("ErrorDetail", "Too many tickets asked for; see Retry-After.")
     return errors
+
+
+ETAG = {
+    "description": "The resource's version, quoted (a strong ETag): send it back in If-Match.",
+    "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+}
+IF_MATCH = {
+    "name": preconditions.HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Make the change only if the resource is still at one of these versions "
+    '(their ETags, comma-separated, e.g. `"3"`), or exists at all (`*`). Weak tags and '
+    "anything else match no version. Required when the service runs with REQUIRE_IF_MATCH.",
+    "schema": {"type": "string"},
+}
+
+
+def _versioned(path: str, method: str, operation: dict, field: str, schemas: dict) -> None:
+    """An operation on a versioned resource: its answers carry the ETag, and a change of one
+    that exists takes If-Match and may answer 412 or 428."""
+    for status, response in operation["responses"].items():
+        if status.startswith("2") and "content" in response:
+            response["headers"] = {"ETag": ETAG}
+    creates = method == "post" and "{" not in path
+    if method == "get" or creates:
+        return
+    name = f"Stale{field.capitalize()}"
+    schemas[name] = {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}, field: {"type": "integer", "minimum": 0}},
+        "required": ["detail", field],
+    }
+    operation.setdefault("parameters", []).append(IF_MATCH)
+    operation["responses"]["412"] = {
+        **_ref(name, f"If-Match names another version: the body and the ETag give the {field}."),
+        "headers": {"ETag": ETAG},
+    }
+    operation["responses"]["428"] = _ref("ErrorDetail", "If-Match is required and missing.")
 
 
 def _constrain_parameters(operation: dict) -> None:
@@ -307,6 +348,9 @@ def add_error_responses(result: dict, generator, request, public) -> dict[str, A
         _forbid_nul(_schema_ref(name), schemas, seen)
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            field = operation.pop(preconditions.SCHEMA_EXTENSION, None)
+            if field is not None:
+                _versioned(path, method, operation, field, schemas)
             _constrain_parameters(operation)
             for status, response in _errors_for(path, method, operation).items():
                 operation["responses"].setdefault(status, response)

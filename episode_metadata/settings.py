@@ -275,11 +275,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["episode_metadata.common.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "episode_metadata.common.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": "30/min"},
+    # Per address for the login; per user for WebSocket tickets (a client mints one a connect).
+    "DEFAULT_THROTTLE_RATES": {"login": "30/min", "websocket_ticket": "60/min"},
     # Throttles key on REMOTE_ADDR, the address the server trusts, never on X-Forwarded-For.
     "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# How long a WebSocket ticket (POST /api/v1/realtime/ticket/) may wait for its socket.
+WEBSOCKET_TICKET_SECONDS = env_int("WEBSOCKET_TICKET_SECONDS", 30)
+if WEBSOCKET_TICKET_SECONDS < 1:
+    raise ImproperlyConfigured("WEBSOCKET_TICKET_SECONDS must be at least 1.")
+
+# Writes to versioned resources (episodes, compositions, notification preferences) must carry
+# If-Match, or are refused with 428: no client can overwrite a change it has not seen.
+REQUIRE_IF_MATCH = env_bool("REQUIRE_IF_MATCH", default=False)
 
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
@@ -319,7 +329,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "text": {
+            "()": "episode_metadata.common.log_format.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
         "json": {"()": "episode_metadata.common.log_format.JsonFormatter"},
     },
     "handlers": {
@@ -362,6 +375,13 @@ JOBS_LEASE_SECONDS = env_float("JOBS_LEASE_SECONDS", 30.0)
 JOBS_POLL_SECONDS = env_float("JOBS_POLL_SECONDS", 1.0)
 # /ready fails once the job due longest has waited this long for a worker.
 READY_MAX_QUEUE_AGE_SECONDS = env_float("READY_MAX_QUEUE_AGE_SECONDS", 300.0)
+
+# Retention of the periodic housekeeping (docs/jobs.md#housekeeping), in days; 0 turns the
+# task off. The defaults are docs/runbook.md's.
+ACTIVITY_RETENTION_DAYS = env_int("ACTIVITY_RETENTION_DAYS", 365)
+# Read notifications older than this go (expired ones go whatever it says, unless it is 0).
+NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 90)
+DEAD_JOBS_RETENTION_DAYS = env_int("DEAD_JOBS_RETENTION_DAYS", 30)
 
 # Webhooks (docs/webhooks.md): endpoints on private, loopback or link-local addresses are
 # refused unless this is on (local setups and tests); sending is retried with backoff.

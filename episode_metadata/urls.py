@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("episodes.urls")),
     path("", include("activity.urls")),
     path("", include("jobs.urls")),
+    path("", include("realtime.urls")),
     path("", include("realtime.webhooks.urls")),
 ]
 

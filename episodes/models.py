@@ -10,6 +10,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import Exact, LessThanOrEqual
 
 from episode_metadata.common.db_functions import JSONArrayLength, JSONType
+from episode_metadata.common.versioning import VersionedModel
 
 if TYPE_CHECKING:
     from realtime.presence.selectors import Viewer
@@ -28,7 +29,7 @@ MAX_CATEGORIES = 20
 MAX_CATEGORY_LENGTH = 50
 
 
-class Episode(models.Model):
+class Episode(VersionedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True, default="")
@@ -56,6 +57,9 @@ class Episode(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Incremented by every write; the ETag carries it."
+    )
     # Not stored: who else views the episode, set by the detail view for its serializer.
     viewers: list["Viewer"]
 
@@ -70,6 +74,7 @@ class Episode(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(title=""), name="episode_title_not_blank"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="episode_version_min_1"),
             models.CheckConstraint(
                 condition=Q(status__in=EpisodeStatus.values), name="episode_status_valid"
             ),
@@ -219,12 +224,16 @@ class CompositionStatus(models.TextChoices):
 MAX_COMPOSITION_ASSETS = 9
 
 
-class Composition(models.Model):
+class Composition(VersionedModel):
     """A thumbnail design: image files of the episode laid out and rendered per platform.
 
     `assets` (file ids, in order) and `formats` (output format names) are JSON lists: each is
     one value that is versioned, diffed in the activity log and reverted as a whole.
+    `version` counts content versions; `revision` counts every write (a status, the primary
+    flag, a render recorded too) and is what the ETag carries.
     """
+
+    version_field = "revision"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="compositions")
@@ -240,6 +249,9 @@ class Composition(models.Model):
     # The version the latest completed render drew, and the episode file made per format.
     rendered_version = models.PositiveIntegerField(null=True, blank=True)
     renders = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Incremented by every write; the ETag carries it."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -265,6 +277,7 @@ class Composition(models.Model):
                 condition=Q(status__in=CompositionStatus.values), name="composition_status_valid"
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="composition_version_min_1"),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="composition_revision_min_1"),
             models.CheckConstraint(
                 condition=Exact(JSONType("assets"), "array"), name="composition_assets_is_list"
             ),

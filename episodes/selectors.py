@@ -1,4 +1,5 @@
 from django.db.models import Count, QuerySet
+from rest_framework.exceptions import NotFound
 
 from episode_metadata.common.user_serializers import with_user_summaries
 from episodes.models import Episode, EpisodeStatus
@@ -41,3 +42,16 @@ def existing_episode_ids(episode_ids: set[str]) -> set[str]:
     return {
         str(pk) for pk in Episode.objects.filter(pk__in=episode_ids).values_list("pk", flat=True)
     }
+
+
+def locked_version(episode: Episode) -> int:
+    """The episode's stored version, its row locked until the transaction ends."""
+    version = (
+        Episode.objects.select_for_update()
+        .filter(pk=episode.pk)
+        .values_list("version", flat=True)
+        .first()
+    )
+    if version is None:
+        raise NotFound("The episode no longer exists.")
+    return version

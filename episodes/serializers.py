@@ -39,8 +39,9 @@ class EpisodeSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
             "deleted_at",
+            "version",
         ]
-        read_only_fields = ["id", "created_at", "updated_at", "deleted_at"]
+        read_only_fields = ["id", "created_at", "updated_at", "deleted_at", "version"]
         # The live-only uniqueness of (season, episode) is checked by the service.
         validators: list[Callable[..., object]] = []
 

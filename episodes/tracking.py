@@ -23,7 +23,7 @@ def track_models() -> None:
     track(
         Episode,
         resource_type="episode",
-        exclude=frozenset({"updated_at"}),
+        exclude=frozenset({"updated_at", "version"}),
         episode=lambda episode: episode.pk,
         soft_delete_field="deleted_at",
         summary_fields=(
@@ -34,6 +34,7 @@ def track_models() -> None:
             "episode_number",
             "air_date",
             "deleted_at",
+            "version",
         ),
     )
     track(
@@ -56,7 +57,7 @@ def track_models() -> None:
     track(
         Composition,
         resource_type="composition",
-        exclude=frozenset({"updated_at"}),
+        exclude=frozenset({"updated_at", "revision"}),
         episode=lambda composition: composition.episode_id,
         action_for=composition_action,
         summary_fields=(
@@ -68,6 +69,7 @@ def track_models() -> None:
             "is_primary",
             "version",
             "rendered_version",
+            "revision",
         ),
     )
     visibility.register("episode", permission="episodes.view_episode")

@@ -15,6 +15,7 @@ from activity.serializers import ActivityLogSerializer
 from activity.views import ActivityCursorPagination
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, requires
+from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
 from episodes import selectors, services
 from episodes.filters import EpisodeFilter
 from episodes.models import Episode
@@ -48,10 +49,15 @@ def _flag(request: Request, name: str) -> bool:
 
 @extend_schema_view(
     list=extend_schema(parameters=[INCLUDE_DELETED]),
-    retrieve=extend_schema(parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}),
-    destroy=extend_schema(parameters=[HARD], responses={204: None}),
+    retrieve=extend_schema(
+        parameters=[INCLUDE_DELETED], responses={200: EpisodeDetailSerializer}, **versioned()
+    ),
+    create=extend_schema(**versioned()),
+    update=extend_schema(**versioned()),
+    partial_update=extend_schema(**versioned()),
+    destroy=extend_schema(parameters=[HARD], responses={204: None}, **versioned()),
 )
-class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
+class EpisodeViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Episodes. Reading, creating, editing and (soft) deleting need the episode model's
     permissions; each change of status is checked against the workflow by the service."""
 
@@ -63,6 +69,8 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         "activity": "episodes.view_episode",
         "restore": "episodes.restore_episode",
     }
+    # Every write to an episode honours If-Match.
+    conditional_actions = frozenset({"update", "partial_update", "destroy", "restore"})
 
     def get_queryset(self) -> QuerySet[Episode]:
         return selectors.episode_list(include_deleted=self._include_deleted())
@@ -104,14 +112,19 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         if serializer.instance is None:
             raise NotFound
         serializer.instance = services.update_episode(
-            serializer.instance, user=signed_in(self.request.user), data=serializer.validated_data
+            serializer.instance,
+            user=signed_in(self.request.user),
+            data=serializer.validated_data,
+            if_match=self.if_match,
         )
 
     def perform_destroy(self, instance: Episode) -> None:
         if self._hard_delete():
-            services.hard_delete_episode(instance)
+            services.hard_delete_episode(instance, if_match=self.if_match)
         else:
-            services.soft_delete_episode(instance, user=signed_in(self.request.user))
+            services.soft_delete_episode(
+                instance, user=signed_in(self.request.user), if_match=self.if_match
+            )
 
     @extend_schema(responses={200: EpisodeStatusCountSerializer(many=True)})
     @action(
@@ -130,10 +143,12 @@ class EpisodeViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         ]
         return Response(self.get_serializer(counts, many=True).data)
 
-    @extend_schema(request=None, responses={200: EpisodeSerializer})
+    @extend_schema(request=None, responses={200: EpisodeSerializer}, **versioned())
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str | None = None) -> Response:
-        episode = services.restore_episode(self.get_object(), user=signed_in(request.user))
+        episode = services.restore_episode(
+            self.get_object(), user=signed_in(request.user), if_match=self.if_match
+        )
         return Response(self.get_serializer(episode).data, status=status.HTTP_200_OK)
 
     @extend_schema(

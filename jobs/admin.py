@@ -7,8 +7,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
-from jobs import selectors, services
-from jobs.models import Job, JobStatus, Worker
+from jobs import periodic, scheduler, selectors, services
+from jobs.models import Job, JobStatus, PeriodicTask, Worker
 
 if TYPE_CHECKING:
     from jobs.selectors import LiveWorker
@@ -232,4 +232,51 @@ class WorkerAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Worker | None = None) -> bool:
+        return False
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(admin.ModelAdmin):
+    """The housekeeping schedule as the workers record it; periods are declared in code
+    (`jobs.periodic`), so nothing here is edited, but a task can be made due at once."""
+
+    list_display = [
+        "name",
+        "every",
+        "last_started_at",
+        "last_success_at",
+        "last_failure_at",
+        "last_error",
+        "next_due_at",
+        "declared",
+    ]
+    readonly_fields = [field.name for field in PeriodicTask._meta.fields]
+    actions = ["run_now"]
+
+    @admin.display(description="declared", boolean=True)
+    def declared(self, task: PeriodicTask) -> bool:
+        """A row outlives the task's declaration; such a task no longer runs."""
+        return task.name in {declared.name for declared in periodic.tasks()}
+
+    @admin.action(description="Run selected tasks now", permissions=["run"])
+    def run_now(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
+        marked = scheduler.mark_due(queryset.values_list("name", flat=True))
+        self.message_user(
+            request,
+            f"{marked} task(s) due now: a job worker runs each within "
+            f"{scheduler.CHECK_SECONDS:.0f} seconds.",
+            messages.SUCCESS,
+        )
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        """Changing the schedule's timing, though the row itself is not edited."""
+        return request.user.has_perm("jobs.change_periodictask")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PeriodicTask | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PeriodicTask | None = None) -> bool:
         return False

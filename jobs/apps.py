@@ -7,10 +7,11 @@ class JobsConfig(AppConfig):
     verbose_name = "Processing jobs"
 
     def ready(self) -> None:
-        from jobs import notification_rules
+        from jobs import housekeeping, notification_rules
         from jobs.tracking import track_jobs
 
         track_jobs()
         notification_rules.register_rules()
+        housekeeping.register_tasks()
         # Job types register themselves when each app's `tasks` module is imported.
         autodiscover_modules("tasks")

@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -163,6 +164,48 @@ class Worker(models.Model):
         indexes = [
             # Live workers are the recent heartbeats; departed ones are deleted by age.
             models.Index(fields=["heartbeat_at"], name="worker_heartbeat_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PeriodicTask(models.Model):
+    """A task declared in `jobs.periodic` as the job workers share it: the period claimed
+    last, and how its runs went.
+
+    Workers create the row of each declared task as they start; a worker runs the task only
+    after moving `next_due_at` past now in one conditional UPDATE, so each period runs once
+    whatever the number of workers.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    every = models.DurationField()
+    next_due_at = models.DateTimeField()
+    # The worker (`hostname:pid`) that claimed the latest period.
+    claimed_by = models.CharField(max_length=255, blank=True, default="")
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_duration_seconds = models.FloatField(null=True, blank=True)
+    # What the latest successful run cleaned; null when it reported no count.
+    last_count = models.PositiveBigIntegerField(null=True, blank=True)
+    runs = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+    cleaned = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="periodic_task_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(every__gt=timedelta(0)), name="periodic_task_every_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(failures__lte=models.F("runs")), name="periodic_task_failures_of_runs"
+            ),
         ]
 
     def __str__(self) -> str:

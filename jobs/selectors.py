@@ -1,6 +1,7 @@
-"""Reads of jobs, job types and workers, as the API, the admin, readiness and operators see
+"""Reads of jobs, job types, workers and periodic tasks, as the API, the admin, readiness and operators see
 them."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -12,7 +13,7 @@ from episode_metadata.common.db_functions import UUIDText
 from episode_metadata.common.permissions import allowed, is_staff
 from episode_metadata.common.user_serializers import with_user_summaries
 from jobs import references, registry
-from jobs.models import WAITING, Job, JobStatus, Worker
+from jobs.models import WAITING, Job, JobStatus, PeriodicTask, Worker
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -178,3 +179,15 @@ def due_backlog() -> list[dict[str, Any]]:
         {"queue_name": row["queue_name"], "depth": row["depth"], "waited": now - row["oldest"]}
         for row in rows
     ]
+
+
+def due_periodic_tasks(*, names: Iterable[str], now: datetime) -> list[str]:
+    """Which of these tasks are due: a read, so a check that finds none takes no write lock."""
+    due = PeriodicTask.objects.filter(name__in=list(names), next_due_at__lte=now)
+    return list(due.order_by("next_due_at").values_list("name", flat=True))
+
+
+def periodic_tasks(*, names: Iterable[str]) -> QuerySet[PeriodicTask]:
+    """The rows of these tasks (the declared ones): a task no longer declared keeps its row,
+    which is history, not something that runs."""
+    return PeriodicTask.objects.filter(name__in=list(names))

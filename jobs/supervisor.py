@@ -2,7 +2,8 @@
 
 The supervisor spawns the children (`jobs.child`), wakes idle ones when work arrives,
 publishes the live events they forward, takes back jobs of workers that died anywhere
-(`services.recover_lost`), nudges this process's notifier when they commit activity
+(`services.recover_lost`), runs the periodic housekeeping (`jobs.scheduler`, on a thread
+of its own), nudges this process's notifier when they commit activity
 (`activity.notifications.runner`), keeps its row in the worker table fresh (`jobs.workers`),
 kills a child whose job ignores its timeout, and on stop lets running jobs finish within a
 grace period before handing the rest back to the queue.
@@ -29,7 +30,7 @@ from activity.models import Action
 from activity.notifications import runner as notifier
 from episode_metadata.common import context
 from episode_metadata.common.context import Source
-from jobs import child, events, runtime, services, wakeup, workers
+from jobs import child, events, runtime, scheduler, services, wakeup, workers
 from jobs import metrics as job_attempts
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Supervisor:
             concurrency=concurrency,
             interval=settings.JOBS_LEASE_SECONDS / 3,
         )
+        self._scheduler = scheduler.Scheduler(worker=self.name)
 
     def wake(self) -> None:
         """Safe from any thread: something is waiting to run."""
@@ -111,6 +113,7 @@ class Supervisor:
         self._wake_socket = wakeup.bind_socket()
         self._announce_start()
         self._heartbeat.start()
+        self._scheduler.start()
         logger.info(
             "job worker %s started: %d processes on queues %s",
             self.name,
@@ -288,6 +291,7 @@ class Supervisor:
             self.name,
             self.grace_seconds,
         )
+        self._scheduler.stop()
         wakeup.stop_listening_locally(self.wake)
         if self._listener is not None:
             self._listener.stop()
@@ -310,6 +314,7 @@ class Supervisor:
                         services.release(job)
             slot.conn.close()
         self._slots.clear()
+        self._scheduler.join(timeout=deadline - time.monotonic())
         self._heartbeat.stop()
         connection.close()
         logger.info("job worker %s stopped", self.name)

@@ -1,5 +1,6 @@
-"""Who is on the other end of a WebSocket: an API token in the query string, or the browser
-session (only from an allowed origin, since browsers send cookies cross-site).
+"""Who is on the other end of a WebSocket: a single-use ticket (realtime/services.py) or an
+API token in the query string, or the browser session (only from an allowed origin, since
+browsers send cookies cross-site).
 
 The session is read here, once, rather than by channels' session middleware, which wraps
 every frame the socket sends afterwards; a fan-out to thousands of sockets pays for that."""
@@ -18,7 +19,7 @@ from django.http.request import validate_host
 from rest_framework.exceptions import AuthenticationFailed
 
 from episode_metadata.common.authentication import BearerTokenAuthentication
-from realtime import access
+from realtime import access, services
 from realtime.access import Access
 
 
@@ -48,6 +49,14 @@ def _token_holder(token: str) -> tuple[User, Access] | None:
     return None if user is None else (user, access.of(user))
 
 
+@database_sync_to_async
+def _ticket_holder(ticket: str) -> tuple[User, Access] | None:
+    """The ticket's user and their access, spending the ticket, on one trip to the database's
+    thread."""
+    user = services.redeem_ticket(ticket)
+    return None if user is None else (user, access.of(user))
+
+
 def _user_for_token(token: str) -> User | None:
     if "\x00" in token:  # no token holds one, and PostgreSQL refuses it in a query
         return None
@@ -71,9 +80,11 @@ async def _user_for_session(scope: Mapping[str, Any]) -> User | None:
 
 async def authenticate(scope: Mapping[str, Any]) -> tuple[User, Access] | None:
     """The connecting user and what they may read (realtime.access), or None."""
-    tokens = parse_qs(scope.get("query_string", b"").decode("latin1")).get("token")
-    if tokens:
-        return await _token_holder(tokens[0])
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    if "ticket" in query:
+        return await _ticket_holder(query["ticket"][0])
+    if "token" in query:
+        return await _token_holder(query["token"][0])
     if origin_allowed(scope):
         user = await _user_for_session(scope)
         if user is not None:

@@ -57,3 +57,35 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} on {self.episode_id} until {self.expires_at:%H:%M:%S}"
+
+
+class WebSocketTicket(models.Model):
+    """A one-time pass onto the event stream, for a client that cannot send the session
+    cookie and should not put its API token in a URL, where proxies and servers log it.
+
+    Only the ticket's SHA-256 is kept: the database never holds a usable ticket. Redeeming
+    deletes the row, so of two sockets presenting one ticket, whichever process or machine
+    they reach, exactly one gets in.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="websocket_tickets",
+        # Tickets live seconds: deleting a user scans a handful of rows.
+        db_index=False,
+    )
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(digest=""), name="websocket_ticket_digest_set"),
+        ]
+        indexes = [
+            # The purge of expired tickets.
+            models.Index(fields=["expires_at"], name="websocket_ticket_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket of user {self.user_id} until {self.expires_at:%H:%M:%S}"

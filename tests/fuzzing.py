@@ -53,7 +53,8 @@ STATEFUL_VALIDITY = [
     # A cursor is valid only as the service handed it out, in a `next` or `previous` link.
     ("GET", f"{API}/(activities|notifications|episodes/{{id}}/activity)/"),
 ]
-ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+# 412: an If-Match the schema allows names a version the record may not be at.
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "412", "429", "5xx"]
 # A byte range is satisfiable only within the file's size, which the schema cannot know.
 RANGES = [("GET", f"{API}/episodes/{{id}}/files/{{file_id}}/download/")]
 
@@ -260,6 +261,7 @@ class FuzzService:
             "cache": {"enabled": False},
             # A failure's curl line carries the (throwaway) token it needs to be replayed.
             "output": {"sanitization": {"enabled": False}},
+            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
             "operations": [*self._bindings(), *self._logout(), *self._stateful_validity()],
         }
 

@@ -506,6 +506,31 @@ def test_a_viewer_is_offered_no_change_and_an_approver_every_one_their_role_allo
         service.api("director", "POST", f"/api/v1/jobs/{job['id']}/cancel/")
 
 
+def test_saving_an_edit_overtaken_by_another_change_shows_that_change_instead(
+    open_dashboard, service
+):
+    """The edit form holds the version it was opened on (If-Match): a change arriving live
+    meanwhile makes the save a 412, which shows the other change and says so."""
+    title = unique("Contested")
+    episode = service.create_episode("director", title)
+    page = open_dashboard("approver", path=f"#episode/{episode['id']}")
+    expect(page.locator("#detail-title")).to_have_text(title)
+    page.locator("#detail-actions").get_by_role("button", name="Edit").click()
+    page.get_by_label("Title").fill(f"{title} (mine)")
+
+    url = f"/api/v1/episodes/{episode['id']}/"
+    service.api("director", "PATCH", url, {"title": f"{title} (theirs)"})
+    expect(page.locator("#detail-title")).to_have_text(f"{title} (theirs)")
+    page.get_by_role("button", name="Save").click()
+
+    message = page.locator("#detail-message")
+    expect(message).to_contain_text("someone else changed this episode meanwhile")
+    expect(page.locator("#detail-title")).to_have_text(f"{title} (theirs)")
+    assert service.api("director", "GET", url)["title"] == f"{title} (theirs)"
+    page.get_by_role("button", name="Save").click()  # now a decision made knowingly
+    expect(page.locator("#detail-title")).to_have_text(f"{title} (mine)")
+
+
 def test_a_user_with_no_role_is_told_so_instead_of_shown_panels_to_read(browser, sessions, service):
     context = browser.new_context(storage_state=sessions["newcomer"])
     page = context.new_page()

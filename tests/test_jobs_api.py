@@ -957,3 +957,17 @@ def test_schema_describes_the_jobs_endpoints(api):
     assert "*/*" in download["content"]
     assert "/api/v1/job-types/" in paths
     assert "JobStatusEnum" in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("job_type", "payload"),
+    [("file_metadata", {}), ("thumbnail_render", {"version": 1})],
+)
+@pytest.mark.parametrize("value", [False, 0, 7])
+def test_a_uuid_in_a_payload_is_a_string_not_a_number(api, job_type, payload, value):
+    field = "file_id" if job_type == "file_metadata" else "composition_id"
+    response = api.post(LIST, {"job_type": job_type, "payload": {**payload, field: value}})
+
+    assert response.status_code == 400
+    assert field in response.json()["payload"]
+    assert not Job.objects.exists()

@@ -4,6 +4,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -11,10 +12,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from episode_metadata.common.log_format import JsonFormatter
+from episode_metadata.common.log_format import JsonFormatter, TextFormatter
 from jobs import execution, registry, services
 from tests.service_database import ServiceDatabase
 from tests.service_process import free_port, manage, stop, wait_until_listening
@@ -114,6 +116,54 @@ def test_an_exception_stays_on_its_line(json_lines):
     assert line["message"] == "could not read it"
     assert line["exception"].startswith("Traceback (most recent call last):")
     assert line["exception"].endswith("ValueError: the source file is unreadable")
+
+
+def test_tokens_and_tickets_in_urls_are_redacted_in_both_formats_tracebacks_included():
+    try:
+        raise ValueError("could not open /ws/events/?ticket=SECRET-TICKET&x=1")
+    except ValueError as error:
+        record = logging.LogRecord(
+            "uvicorn.error",
+            logging.INFO,
+            __file__,
+            1,
+            '%s - "WebSocket %s" [accepted]',
+            ("127.0.0.1:5000", "/ws/events/?%74oken=SECRET-TOKEN"),
+            (ValueError, error, None),
+        )
+    text = TextFormatter("%(message)s").format(record)
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert text.startswith('127.0.0.1:5000 - "WebSocket /ws/events/?%74oken=[redacted]" [accepted]')
+    assert text.endswith("ValueError: could not open /ws/events/?ticket=[redacted]&x=1")
+    assert (
+        entry["message"] == '127.0.0.1:5000 - "WebSocket /ws/events/?%74oken=[redacted]" [accepted]'
+    )
+    assert entry["exception"].endswith("/ws/events/?ticket=[redacted]&x=1")
+
+
+def test_the_nginx_access_log_never_writes_a_raw_query(capsys):
+    call_command(
+        "nginx_config",
+        "--server",
+        "10.0.0.11:8000",
+        "--server-name",
+        "e.example",
+        "--certificate",
+        "/etc/tls/chain.pem",
+        "--certificate-key",
+        "/etc/tls/key.pem",
+    )
+    config = capsys.readouterr().out
+    log_format = re.search(r"^log_format episode_metadata\n(.*?);$", config, re.M | re.S).group(1)
+    (redacting,) = re.findall(r'^ +"~\*(.+)" "\?\[redacted\]";$', config, re.M)
+
+    # Neither the request line nor the query as the client sent them.
+    assert not re.search(r"\$(request|request_uri|args|query_string|arg_\w+)\b", log_format)
+    assert "$uri$episode_metadata_logged_query" in log_format
+    for query in ["token=SECRET", "page=2&ticket=SECRET", "%74oken=SECRET", "Token=S&page=1"]:
+        assert re.search(redacting, query, re.I), query
+    assert not re.search(redacting, "status=draft&ordering=-air_date&page=2", re.I)
 
 
 # The format, as a process configured by its environment writes it

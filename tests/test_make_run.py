@@ -89,6 +89,8 @@ def test_readme_examples_work_against_make_run(running_service):
     assert result.returncode == 0, result.stderr
     assert '"title":"Pilot"' in result.stdout  # the list shows the new episode
     assert '"status":"approved"' in result.stdout  # the update took
+    assert '"description":"Where it all starts."' in result.stdout  # the If-Match matched
+    assert "The resource changed" in result.stdout  # and the same one again got its 412
     exported = [line for line in result.stdout.splitlines() if ",Pilot," in line]
     assert len(exported) == 1 and ",approved," in exported[0]  # the job ran and its file came back
     assert result.stdout.rstrip().splitlines()[-2:] == ["204", "204"]  # delete, logout

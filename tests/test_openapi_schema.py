@@ -63,7 +63,7 @@ def test_preferences_never_set_match_their_schema(schema, api):
 
     response = conforms(schema, api.get(f"{API}{url}"), url)
 
-    assert response.json() == {"muted_types": [], "updated_at": None}
+    assert response.json() == {"muted_types": [], "updated_at": None, "version": 0}
 
 
 def test_an_error_per_list_item_matches_the_field_errors_schema(schema, api):

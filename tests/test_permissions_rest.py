@@ -343,6 +343,11 @@ ACTIONS = [
     case("read one's own account", "none", lambda c, w: c.get(f"{API}/auth/me")),
     case("list one's notifications", "none", lambda c, w: c.get(f"{API}/notifications/")),
     case(
+        "ask for a ticket for the live event stream",
+        "none",
+        lambda c, w: c.post(f"{API}/realtime/ticket/"),
+    ),
+    case(
         "send an announcement",
         "staff",
         lambda c, w: c.post(f"{API}/notifications/", {"title": "Hello"}),

@@ -89,6 +89,16 @@ def test_updating_an_episode_reads_it_once(api, episodes):
     assert count == AUTH + 1 + 2 + 1 + 1
 
 
+def test_a_conditional_update_costs_no_more(api, episodes):
+    """The version is checked against the row's own UPDATE (RETURNING), not read first."""
+    url = f"{API}/episodes/{episodes[0].pk}/"
+
+    plain, _ = queries(lambda: api.patch(url, {"title": "Renamed"}))
+    conditional, _ = queries(lambda: api.patch(url, {"title": "Again"}, HTTP_IF_MATCH='"2"'))
+
+    assert conditional == plain
+
+
 def test_the_job_list_reads_the_count_and_one_page(api, user):
     declared = registry.get("diagnostic")
     for _ in range(3):

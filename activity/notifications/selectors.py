@@ -23,9 +23,10 @@ def unread_count(user: User) -> tuple[int, bool]:
 
 
 def preference(user: User) -> NotificationPreference:
-    """The user's preferences; nothing muted until they say otherwise."""
+    """The user's preferences; nothing muted until they say otherwise, as version 0: the
+    first save makes version 1."""
     found = NotificationPreference.objects.filter(user=user).first()
-    return found or NotificationPreference(user=user, muted_types=[])
+    return found or NotificationPreference(user=user, muted_types=[], version=0)
 
 
 def is_following(user: User, episode_id) -> bool:

@@ -77,8 +77,8 @@ class PreferenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = NotificationPreference
-        fields = ["muted_types", "updated_at"]
-        read_only_fields = ["updated_at"]
+        fields = ["muted_types", "updated_at", "version"]
+        read_only_fields = ["updated_at", "version"]
 
 
 class UnreadCountSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from activity.models import (
     Priority,
 )
 from activity.notifications import live, rules
+from episode_metadata.common.preconditions import IfMatch, check_before_write
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +168,26 @@ def unfollow(user: User, episode_id: uuid.UUID) -> bool:
     return bool(deleted)
 
 
-def set_muted_types(user: User, muted_types: list[str]) -> NotificationPreference:
-    preference, _ = NotificationPreference.objects.update_or_create(
-        user=user, defaults={"muted_types": sorted(set(muted_types))}
-    )
+@transaction.atomic
+def set_muted_types(
+    user: User, muted_types: list[str], *, if_match: IfMatch | None = None
+) -> NotificationPreference:
+    """With `if_match`, only preferences of a version it accepts are replaced (412
+    otherwise); a user who never saved any has version 0."""
+    preference = NotificationPreference.objects.select_for_update().filter(user=user).first()
+    if preference is None:
+        check_before_write(if_match, 0)
+        try:
+            with transaction.atomic():
+                return NotificationPreference.objects.create(
+                    user=user, muted_types=sorted(set(muted_types))
+                )
+        except IntegrityError:
+            # Another request saved the first preferences meanwhile: decide against those.
+            return set_muted_types(user, muted_types, if_match=if_match)
+    check_before_write(if_match, preference.version)
+    preference.muted_types = sorted(set(muted_types))
+    preference.save()
     return preference
 
 

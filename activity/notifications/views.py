@@ -19,6 +19,7 @@ from activity.notifications.serializers import (
 )
 from activity.views import ActivityCursorPagination
 from episode_metadata.common.lookups import integer_id
+from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
 
 
 def _signed_in(request: Request) -> User:
@@ -37,6 +38,7 @@ class IsStaffToAnnounce(permissions.BasePermission):
 
 
 class NotificationViewSet(
+    ConditionalViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -49,6 +51,8 @@ class NotificationViewSet(
     pagination_class = ActivityCursorPagination
     permission_classes = [permissions.IsAuthenticated, IsStaffToAnnounce]
     queryset = Notification.objects.none()  # for the schema; requests use get_queryset()
+    # Notifications have no versions; the preferences do, and a PUT of them honours If-Match.
+    conditional_actions = frozenset({"preferences"})
 
     def get_queryset(self):
         return selectors.notification_list(_signed_in(self.request))
@@ -89,9 +93,12 @@ class NotificationViewSet(
         unread, capped = selectors.unread_count(_signed_in(request))
         return Response({"unread": unread, "capped": capped})
 
-    @extend_schema(methods=["GET"], responses={200: PreferenceSerializer})
+    @extend_schema(methods=["GET"], responses={200: PreferenceSerializer}, **versioned())
     @extend_schema(
-        methods=["PUT"], request=PreferenceSerializer, responses={200: PreferenceSerializer}
+        methods=["PUT"],
+        request=PreferenceSerializer,
+        responses={200: PreferenceSerializer},
+        **versioned(),
     )
     @action(
         detail=False,
@@ -105,7 +112,9 @@ class NotificationViewSet(
             incoming = PreferenceSerializer(data=request.data)
             incoming.is_valid(raise_exception=True)
             preference = services.set_muted_types(
-                _signed_in(request), incoming.validated_data["muted_types"]
+                _signed_in(request),
+                incoming.validated_data["muted_types"],
+                if_match=self.if_match,
             )
             return Response(PreferenceSerializer(preference).data)
         return Response(PreferenceSerializer(selectors.preference(_signed_in(request))).data)

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from episode_metadata.common.preconditions import PreconditionFailed
+
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
@@ -19,8 +21,10 @@ FIELD_ERRORS_SCHEMA = {"$ref": "#/components/schemas/FieldErrors"}
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus Django's ValidationError (raised by model code) as a 400 and a body
-    over Django's limits as the client error it is."""
+    """DRF's handler, plus Django's ValidationError (raised by model code) as a 400, a body
+    over Django's limits as the client error it is, and a 412 with the current version."""
+    if isinstance(exc, PreconditionFailed):
+        return exc.response()
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     refusal = body_refusal(exc)

@@ -72,6 +72,7 @@ class CompositionSerializer(StrictModelSerializer):
             "version",
             "rendered_version",
             "renders",
+            "revision",
             "created_by",
             "created_at",
             "updated_at",
@@ -83,12 +84,14 @@ class CompositionSerializer(StrictModelSerializer):
             "version",
             "rendered_version",
             "renders",
+            "revision",
             "created_at",
             "updated_at",
         ]
         extra_kwargs = {
             "status": {"help_text": "Changed by the approve and publish actions only."},
             "is_primary": {"help_text": "Set by the make-primary action."},
+            "version": {"help_text": "The content's version: each change of content is one."},
             "rendered_version": {"help_text": "The version the latest completed render drew."},
         }
 

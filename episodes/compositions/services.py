@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from PIL import Image
 from rest_framework.exceptions import NotFound, ValidationError
 
+from episode_metadata.common.preconditions import IfMatch, check_before_write
 from episodes.compositions import rendering, selectors
 from episodes.compositions.layouts import FORMATS, LAYOUTS
 from episodes.files.services import store_generated_file
@@ -87,9 +88,10 @@ def _snapshot(composition: Composition, user: "User | None") -> None:
     )
 
 
-def _locked(composition: Composition) -> Composition:
+def _locked(composition: Composition, if_match: IfMatch | None = None) -> Composition:
     """The row as it is now, held until the transaction ends, so that concurrent saves
-    number their versions one after the other."""
+    number their versions one after the other, and a write based on another revision than
+    the held one is refused (412) before it is made."""
     current = (
         Composition.objects.select_for_update(of=("self",))
         .select_related("episode")
@@ -98,6 +100,7 @@ def _locked(composition: Composition) -> Composition:
     )
     if current is None:
         raise NotFound("The composition no longer exists.")
+    check_before_write(if_match, current.revision, field="revision")
     return current
 
 
@@ -115,9 +118,13 @@ def create_composition(*, user: "User", data: dict[str, Any]) -> Composition:
 
 @transaction.atomic
 def update_composition(
-    composition: Composition, *, user: "User", data: dict[str, Any]
+    composition: Composition,
+    *,
+    user: "User",
+    data: dict[str, Any],
+    if_match: IfMatch | None = None,
 ) -> Composition:
-    composition = _locked(composition)
+    composition = _locked(composition, if_match)
     if "episode" in data and data["episode"].pk != composition.episode_id:
         raise ValidationError({"episode": ["A composition cannot move to another episode."]})
     content = {name: data[name] for name in CONTENT_FIELDS if name in data}
@@ -144,9 +151,11 @@ def _change_content(
 
 
 @transaction.atomic
-def revert_composition(composition: Composition, *, user: "User", version: int) -> Composition:
+def revert_composition(
+    composition: Composition, *, user: "User", version: int, if_match: IfMatch | None = None
+) -> Composition:
     """Make the content of an earlier version the newest one; the history stays whole."""
-    composition = _locked(composition)
+    composition = _locked(composition, if_match)
     snapshot = selectors.version_snapshot(composition=composition, version=version)
     if snapshot is None:
         message = f"No version {version}: this composition has versions 1 to {composition.version}."
@@ -155,14 +164,19 @@ def revert_composition(composition: Composition, *, user: "User", version: int) 
 
 
 @transaction.atomic
-def delete_composition(composition: Composition) -> None:
-    """Its versions go with it; the files it rendered stay with the episode."""
+def delete_composition(composition: Composition, *, if_match: IfMatch | None = None) -> None:
+    """Its versions go with it; the files it rendered stay with the episode. A conditional
+    delete holds the row while it checks the revision."""
+    if if_match is not None:
+        composition = _locked(composition, if_match)
     composition.delete()
 
 
 @transaction.atomic
-def approve_composition(composition: Composition) -> Composition:
-    composition = _locked(composition)
+def approve_composition(
+    composition: Composition, *, if_match: IfMatch | None = None
+) -> Composition:
+    composition = _locked(composition, if_match)
     if composition.status != CompositionStatus.DRAFT:
         message = f"Only a draft can be approved; this composition is {composition.status}."
         raise ValidationError({"status": [message]})
@@ -170,9 +184,11 @@ def approve_composition(composition: Composition) -> Composition:
 
 
 @transaction.atomic
-def publish_composition(composition: Composition) -> Composition:
+def publish_composition(
+    composition: Composition, *, if_match: IfMatch | None = None
+) -> Composition:
     """Publishing shows the rendered files, so they must be of the approved content."""
-    composition = _locked(composition)
+    composition = _locked(composition, if_match)
     if composition.status == CompositionStatus.DRAFT:
         raise ValidationError({"status": ["Approve the composition before publishing it."]})
     if composition.status == CompositionStatus.PUBLISHED:
@@ -199,17 +215,17 @@ def _set_status(composition: Composition, status: str) -> Composition:
 
 
 @transaction.atomic
-def make_primary(composition: Composition) -> Composition:
+def make_primary(composition: Composition, *, if_match: IfMatch | None = None) -> Composition:
     """The episode's one primary composition. Others are cleared before this one is set,
     each a save of its own, so the one-primary index holds at every statement and the
     activity log shows who lost the place."""
     # Holding the episode row makes concurrent calls for one episode take turns.
     Episode.objects.select_for_update().filter(pk=composition.episode_id).exists()
+    composition = _locked(composition, if_match)
     others = Composition.objects.filter(episode_id=composition.episode_id, is_primary=True)
     for other in others.exclude(pk=composition.pk):
         other.is_primary = False
         other.save(update_fields=["is_primary", "updated_at"])
-    composition = _locked(composition)
     if not composition.is_primary:
         composition.is_primary = True
         composition.save(update_fields=["is_primary", "updated_at"])

@@ -6,6 +6,7 @@ from django.tasks import task
 from rest_framework import serializers
 
 from episode_metadata.common import context
+from episode_metadata.common.serializer_fields import StrictUUIDField
 from episodes.compositions import selectors, services
 from jobs import runtime
 from jobs.registry import job_type
@@ -13,7 +14,7 @@ from jobs.results import OutputFileSerializer
 
 
 class ThumbnailRenderPayload(serializers.Serializer):
-    composition_id = serializers.UUIDField()
+    composition_id = StrictUUIDField()
     version = serializers.IntegerField(min_value=1, help_text="The version to draw.")
 
     def validate_composition_id(self, value) -> str:

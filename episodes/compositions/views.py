@@ -1,5 +1,5 @@
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -10,6 +10,7 @@ from rest_framework.serializers import BaseSerializer
 
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed
+from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
 from episodes.compositions import selectors, services
 from episodes.compositions.filters import CompositionFilter
 from episodes.compositions.serializers import (
@@ -22,6 +23,7 @@ from episodes.users import signed_in
 from jobs.serializers import JobSerializer
 
 DELETE_ANY = "episodes.delete_composition"
+REVISION = "revision"
 
 
 class DeletableByCreator(BasePermission):
@@ -39,7 +41,13 @@ class DeletableByCreator(BasePermission):
         return composition.created_by_id == request.user.pk or allowed(request.user, DELETE_ANY)
 
 
-class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
+@extend_schema_view(
+    **{
+        name: extend_schema(**versioned(REVISION))
+        for name in ("retrieve", "create", "update", "partial_update", "destroy")
+    }
+)
+class CompositionViewSet(ConditionalViewMixin, UUIDLookupMixin, viewsets.ModelViewSet):
     """Thumbnail compositions: episode images laid out and rendered per platform."""
 
     serializer_class = CompositionSerializer
@@ -55,6 +63,11 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         "approve": "episodes.approve_composition",
         "publish": "episodes.publish_composition",
     }
+    # Every write to a composition honours If-Match, against its revision.
+    version_field = REVISION
+    conditional_actions = frozenset(
+        {"update", "partial_update", "destroy", "revert", "approve", "publish", "make_primary"}
+    )
 
     def get_queryset(self) -> QuerySet[Composition]:
         return selectors.composition_list()
@@ -69,11 +82,14 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         if serializer.instance is None:
             raise NotFound
         serializer.instance = services.update_composition(
-            serializer.instance, user=signed_in(self.request.user), data=serializer.validated_data
+            serializer.instance,
+            user=signed_in(self.request.user),
+            data=serializer.validated_data,
+            if_match=self.if_match,
         )
 
     def perform_destroy(self, instance: Composition) -> None:
-        services.delete_composition(instance)
+        services.delete_composition(instance, if_match=self.if_match)
 
     @extend_schema(responses={200: CompositionVersionSerializer(many=True)})
     @action(detail=True, serializer_class=CompositionVersionSerializer, filterset_class=None)
@@ -83,7 +99,9 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         page = self.paginate_queryset(versions)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=RevertSerializer, responses={200: CompositionSerializer})
+    @extend_schema(
+        request=RevertSerializer, responses={200: CompositionSerializer}, **versioned(REVISION)
+    )
     @action(detail=True, methods=["post"])
     def revert(self, request: Request, pk: str | None = None) -> Response:
         """Make an earlier version's content the newest version."""
@@ -93,6 +111,7 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
             self.get_object(),
             user=signed_in(request.user),
             version=payload.validated_data["version"],
+            if_match=self.if_match,
         )
         return Response(self.get_serializer(composition).data)
 
@@ -104,23 +123,23 @@ class CompositionViewSet(UUIDLookupMixin, viewsets.ModelViewSet):
         context = self.get_serializer_context()
         return Response(JobSerializer(job, context=context).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: CompositionSerializer})
+    @extend_schema(request=None, responses={200: CompositionSerializer}, **versioned(REVISION))
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
         """Approve a draft."""
-        composition = services.approve_composition(self.get_object())
+        composition = services.approve_composition(self.get_object(), if_match=self.if_match)
         return Response(self.get_serializer(composition).data)
 
-    @extend_schema(request=None, responses={200: CompositionSerializer})
+    @extend_schema(request=None, responses={200: CompositionSerializer}, **versioned(REVISION))
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str | None = None) -> Response:
         """Publish an approved composition whose current version is rendered."""
-        composition = services.publish_composition(self.get_object())
+        composition = services.publish_composition(self.get_object(), if_match=self.if_match)
         return Response(self.get_serializer(composition).data)
 
-    @extend_schema(request=None, responses={200: CompositionSerializer})
+    @extend_schema(request=None, responses={200: CompositionSerializer}, **versioned(REVISION))
     @action(detail=True, methods=["post"], url_path="make-primary")
     def make_primary(self, request: Request, pk: str | None = None) -> Response:
         """Make this the episode's primary composition, in place of any other."""
-        composition = services.make_primary(self.get_object())
+        composition = services.make_primary(self.get_object(), if_match=self.if_match)
         return Response(self.get_serializer(composition).data)

@@ -5,6 +5,7 @@ from typing import Any
 from django.tasks import task
 from rest_framework import serializers
 
+from episode_metadata.common.serializer_fields import StrictUUIDField
 from episodes.files import metadata, services
 from episodes.files.serializers import FileMetadataSerializer
 from episodes.models import EpisodeFile
@@ -12,7 +13,7 @@ from jobs.registry import job_type
 
 
 class FilePayload(serializers.Serializer):
-    file_id = serializers.UUIDField(format="hex_verbose")
+    file_id = StrictUUIDField(format="hex_verbose")
 
 
 class FileMetadataResult(FileMetadataSerializer):

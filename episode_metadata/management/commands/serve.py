@@ -1,5 +1,3 @@
-import logging
-import re
 import signal
 import threading
 
@@ -12,23 +10,10 @@ from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_f
 from realtime import websocket_protocol
 from realtime.webhooks import dispatcher as webhooks
 
-QUERY_STRING = re.compile(r"\?\S*")
 # The largest WebSocket message the server reads before it closes the socket (1009). Clients
 # send small JSON messages (the consumer refuses those over 8 KB); uvicorn's default, 16 MiB a
 # socket, would let each connection hold that much memory.
 WS_MAX_MESSAGE_BYTES = 64 * 1024
-
-
-class WithoutQueryStrings(logging.Filter):
-    """uvicorn logs each WebSocket's path with its query string, where clients put their
-    token; the logs get the path alone."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                QUERY_STRING.sub("", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True
 
 
 class Command(BaseCommand):
@@ -62,11 +47,11 @@ class Command(BaseCommand):
                 # uvicorn's own default believes loopback's forwarded headers.
                 proxy_headers=bool(settings.FORWARDED_ALLOW_IPS),
                 forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS,
-                # Django's LOGGING (settings.py) formats uvicorn's lines too.
+                # Django's LOGGING (settings.py) formats uvicorn's lines too, redacting the
+                # tickets and tokens in the WebSocket URLs they quote.
                 log_config=None,
             )
         )
-        logging.getLogger("uvicorn.error").addFilter(WithoutQueryStrings())
         notifier.start()
         webhooks.start()
         try:

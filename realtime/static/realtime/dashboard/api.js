@@ -1,12 +1,14 @@
 // The service's REST API with the browser session: JSON both ways, the CSRF token on writes,
-// and a signed-out session sent back to the login page.
+// If-Match on writes to a versioned resource (a 412 says someone else changed it first), and
+// a signed-out session sent back to the login page.
 
 const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content;
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, body = null) {
     super(message);
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -18,10 +20,14 @@ function errorMessage(status, body) {
   return `The server answered ${status}.`;
 }
 
-export async function request(url, { method = "GET", body } = {}) {
+/** The ETag of a resource at `version`, to send back as If-Match. */
+export const etag = (version) => `"${version}"`;
+
+export async function request(url, { method = "GET", body, ifMatch } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (ifMatch !== undefined) headers["If-Match"] = ifMatch;
   const response = await fetch(url, {
     method,
     headers,
@@ -33,14 +39,14 @@ export async function request(url, { method = "GET", body } = {}) {
     throw new ApiError(401, "Signed out.");
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, errorMessage(response.status, data));
+  if (!response.ok) throw new ApiError(response.status, errorMessage(response.status, data), data);
   return data;
 }
 
 export const get = (url) => request(url);
-export const post = (url, body) => request(url, { method: "POST", body });
-export const patch = (url, body) => request(url, { method: "PATCH", body });
-export const remove = (url) => request(url, { method: "DELETE" });
+export const post = (url, body, ifMatch) => request(url, { method: "POST", body, ifMatch });
+export const patch = (url, body, ifMatch) => request(url, { method: "PATCH", body, ifMatch });
+export const remove = (url, ifMatch) => request(url, { method: "DELETE", ifMatch });
 
 /** `path` with the non-empty `params` as its query string. */
 export function withQuery(path, params) {

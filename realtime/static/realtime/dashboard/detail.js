@@ -1,10 +1,11 @@
 // One episode opened: its fields, who else is viewing it, its files and compositions, and its
 // history, with the actions on it this user may take (editing, the workflow's moves, deleting
-// and restoring; approving and publishing a composition). Subscribing to `episode:<id>` makes
+// and restoring; approving and publishing a composition), each sent with If-Match: a change
+// someone else made first is shown instead of overwritten. Subscribing to `episode:<id>` makes
 // this user one of its viewers; the `subscribed` acknowledgement and `presence_changed` events
 // say who the others are.
 
-import { get, pages, patch, post, remove, withQuery } from "./api.js";
+import { etag, get, pages, patch, post, remove, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
 import { entryFromEvent, entryFromRow, episodeIdOf } from "./entries.js";
 import { numbering } from "./episodes.js";
@@ -15,6 +16,7 @@ import { throttle } from "./throttle.js";
 import { WindowedList } from "./windowed-list.js";
 
 const PAGE_SIZE = 20;
+const STALE = 412;
 const REFRESH_MS = 1000;
 // A button for each status an episode can be moved to; the service says which this user may
 // use from the episode's status (Access.movesFrom).
@@ -77,6 +79,7 @@ export class EpisodeDetail extends LivePanel {
     this.followButton = byId("follow");
     this.editForm = byId("edit-form");
     this.busy = false;
+    this.editedVersion = null;
     this.#buildActions();
     this.nextPage = null;
     this.followChanges = 0;
@@ -176,7 +179,8 @@ export class EpisodeDetail extends LivePanel {
     if (frame.id === null || episodeIdOf(frame) !== this.id) return;
     this.history.upsert(entryFromEvent(frame));
     const { resource_type: type, action } = frame.data;
-    if (type === "episode" && this.episode) {
+    // An event older than the version a REST answer already showed would take it back.
+    if (type === "episode" && this.episode && !(frame.data.episode.version < this.episode.version)) {
       this.episode = { ...this.episode, ...frame.data.episode };
       if (action === "delete") showMessage(this.message, "This episode was deleted.");
       if (action === "restore") showMessage(this.message, "");
@@ -251,10 +255,12 @@ export class EpisodeDetail extends LivePanel {
     if (!step || !this.me.may(step.permission)) return null;
     const act = async () => {
       try {
-        await post(`/api/v1/compositions/${composition.id}/${step.action}/`);
+        await post(`/api/v1/compositions/${composition.id}/${step.action}/`, undefined, etag(composition.revision));
         this.refreshCompositions();
       } catch (error) {
-        showMessage(this.message, `Could not ${step.action} ${composition.name}: ${error.message}`);
+        const why = error.status === STALE ? "someone else changed it meanwhile; the list now shows it as it is" : error.message;
+        if (error.status === STALE) this.refreshCompositions();
+        showMessage(this.message, `Could not ${step.action} ${composition.name}: ${why}.`);
       }
     };
     return h("button", { type: "button", "aria-label": `${step.label} ${composition.name}`, onclick: act }, step.label);
@@ -297,20 +303,33 @@ export class EpisodeDetail extends LivePanel {
     }
   }
 
-  /** Runs one change to the open episode: its answer (the episode, or changes to it) is shown
-   * at once, without waiting for the event that follows. */
-  async #change(what, work) {
+  /** Runs one change to the open episode, conditional on the version it is based on (the one
+   * shown): its answer (the episode, or changes to it) is shown at once, without waiting for
+   * the event that follows. A change someone else made first (412) is loaded and shown
+   * instead. */
+  async #change(what, work, base = this.episode.version) {
     const id = this.id;
     this.busy = true;
     this.render();
     try {
-      const changed = await work(`/api/v1/episodes/${id}/`);
+      const changed = await work(`/api/v1/episodes/${id}/`, etag(base));
       if (id !== this.id) return false;
       this.episode = { ...this.episode, ...changed };
       showMessage(this.message, "");
       return true;
     } catch (error) {
-      if (id === this.id) showMessage(this.message, `Could not ${what}: ${error.message}`);
+      if (id !== this.id) return false;
+      if (error.status === STALE) {
+        // The answer names the current version: the next try is based on it even if the
+        // reload cannot show the episode (a deleted one, to someone who may only restore it).
+        this.episode = { ...this.episode, version: error.body.version };
+        // An edit still open is now based on what is shown: saving it again is a decision.
+        this.editedVersion = error.body.version;
+        await this.reload();
+        showMessage(this.message, `Could not ${what}: someone else changed this episode meanwhile. It now shows their change; try again if yours still applies.`);
+      } else {
+        showMessage(this.message, `Could not ${what}: ${error.message}`);
+      }
       return false;
     } finally {
       this.busy = false;
@@ -320,14 +339,16 @@ export class EpisodeDetail extends LivePanel {
 
   // The button used goes away with the state it acted on: focus goes to the episode's title.
   async #move(status) {
-    const moved = await this.#change(`move the episode to ${humanize(status)}`, (url) => patch(url, { status }));
+    const moved = await this.#change(`move the episode to ${humanize(status)}`, (url, version) => patch(url, { status }, version));
     if (moved) this.title.focus();
   }
 
   async #delete() {
-    const deleted = await this.#change("delete the episode", async (url) => {
-      await remove(url);
-      return { deleted_at: new Date().toISOString() };
+    const next = this.episode.version + 1;
+    const deleted = await this.#change("delete the episode", async (url, version) => {
+      await remove(url, version);
+      // Its answer has no body: a write based on version n always leaves version n + 1.
+      return { deleted_at: new Date().toISOString(), version: next };
     });
     if (deleted) {
       showMessage(this.message, "This episode was deleted.");
@@ -336,11 +357,14 @@ export class EpisodeDetail extends LivePanel {
   }
 
   async #restore() {
-    const restored = await this.#change("restore the episode", (url) => post(`${url}restore/`));
+    const restored = await this.#change("restore the episode", (url, version) => post(`${url}restore/`, undefined, version));
     if (restored) this.title.focus();
   }
 
+  /** The form holds the episode as it is now: saving it is a change of that version, refused
+   * if another change comes in while it is open. */
   #startEditing() {
+    this.editedVersion = this.episode.version;
     this.editForm.elements.title.value = this.episode.title;
     this.editForm.elements.description.value = this.episode.description || "";
     this.editForm.hidden = false;
@@ -350,7 +374,11 @@ export class EpisodeDetail extends LivePanel {
   async #save() {
     const { title, description } = this.editForm.elements;
     const changes = { title: title.value, description: description.value };
-    const saved = await this.#change("save the episode", (url) => patch(url, changes));
+    const saved = await this.#change(
+      "save the episode",
+      (url, version) => patch(url, changes, version),
+      this.editedVersion,
+    );
     if (saved) {
       this.editForm.hidden = true;
       this.editButton.focus();

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("activity", "0008_role_actions"),
+        ("activity", "0009_notification_preference_version"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("jobs", "0002_workers"),
-        ("realtime", "0001_initial"),
+        ("realtime", "0002_websocket_tickets"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
