@@ -104,6 +104,7 @@ class NotificationType(models.TextChoices):
     FILE_UPLOADED = "file_uploaded"
     COMPOSITION_PUBLISHED = "composition_published"
     ANNOUNCEMENT = "announcement"
+    WEBHOOK_DISABLED = "webhook_disabled"
 
 
 class Priority(models.TextChoices):

@@ -245,13 +245,14 @@ def _job_types(schemas: dict) -> None:
             schemas[f"{stem}Result"] = _nullable(json_schema.field_schema(declared.result()))
             result = {"allOf": [_schema_ref(f"{stem}Result")], "nullable": True}
         job_type = {"type": "string", "enum": [declared.name]}
-        requests[declared.name] = _variant(
-            schemas,
-            f"{stem}JobCreateRequest",
-            schemas["JobCreateRequest"],
-            job_type=job_type,
-            payload=_schema_ref(f"{stem}Payload"),
-        )
+        if not declared.internal:  # the service's own: listed, never enqueued by a client
+            requests[declared.name] = _variant(
+                schemas,
+                f"{stem}JobCreateRequest",
+                schemas["JobCreateRequest"],
+                job_type=job_type,
+                payload=_schema_ref(f"{stem}Payload"),
+            )
         answers[declared.name] = _variant(
             schemas,
             f"{stem}Job",

@@ -388,3 +388,17 @@ ACTIVITY_RETENTION_DAYS = env_int("ACTIVITY_RETENTION_DAYS", 365)
 # Read notifications older than this go (expired ones go whatever it says, unless it is 0).
 NOTIFICATIONS_RETENTION_DAYS = env_int("NOTIFICATIONS_RETENTION_DAYS", 90)
 DEAD_JOBS_RETENTION_DAYS = env_int("DEAD_JOBS_RETENTION_DAYS", 30)
+
+# Webhooks (docs/webhooks.md): endpoints on private, loopback or link-local addresses are
+# refused unless this is on (local setups and tests); sending is retried with backoff.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE")
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 15)
+if not 1 <= WEBHOOKS_MAX_ATTEMPTS <= 20:  # a job's limit (jobs.models.MAX_ATTEMPTS_LIMIT)
+    raise ImproperlyConfigured(
+        f"WEBHOOKS_MAX_ATTEMPTS must be from 1 to 20, got {WEBHOOKS_MAX_ATTEMPTS}."
+    )
+WEBHOOKS_BACKOFF_BASE_SECONDS = env_float("WEBHOOKS_BACKOFF_BASE_SECONDS", 10.0)
+WEBHOOKS_BACKOFF_CAP_SECONDS = env_float("WEBHOOKS_BACKOFF_CAP_SECONDS", 6 * 3600.0)
+# An endpoint is disabled after this many deliveries in a row gave up (none got through).
+WEBHOOKS_DISABLE_AFTER_DEAD = env_int("WEBHOOKS_DISABLE_AFTER_DEAD", 5)
+WEBHOOKS_RETENTION_DAYS = env_int("WEBHOOKS_RETENTION_DAYS", 30)

@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("activity.urls")),
     path("", include("jobs.urls")),
     path("", include("realtime.urls")),
+    path("", include("realtime.webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -36,6 +36,9 @@ class JobType:
     # Housekeeping the service starts on a user's behalf (reading an upload's metadata):
     # its creator hears of it only if it fails.
     quiet: bool = False
+    # The service's own plumbing (sending a webhook): enqueued by the service alone, never
+    # through the API, and left out of what clients are offered.
+    internal: bool = False
 
     @property
     def description(self) -> str:
@@ -81,3 +84,8 @@ def for_task(task: Task) -> JobType | None:
 
 def all_types() -> list[JobType]:
     return sorted(_by_name.values(), key=lambda declared: declared.name)
+
+
+def creatable_types() -> list[JobType]:
+    """The types a client may enqueue: all but the internal ones."""
+    return [declared for declared in all_types() if not declared.internal]

@@ -104,6 +104,12 @@ def attempt() -> int:
     return state.job.attempts if state is not None else 1
 
 
+def max_attempts() -> int:
+    """How many attempts the job has in all; 1 outside a worker."""
+    state = _current.get()
+    return state.job.max_attempts if state is not None else 1
+
+
 def current_job_id() -> str | None:
     """The running job's id, for handlers that name their outputs after it."""
     state = _current.get()

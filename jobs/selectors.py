@@ -63,6 +63,10 @@ def job_types() -> list[registry.JobType]:
     return registry.all_types()
 
 
+def creatable_job_types() -> list[registry.JobType]:
+    return registry.creatable_types()
+
+
 def listed_files(job: Job) -> list[Any]:
     """The `files` a finished job's handler listed in its result, as it listed them.
 

@@ -59,8 +59,8 @@ class JobCreateSerializer(serializers.Serializer):
 
     def validate_job_type(self, value: str) -> registry.JobType:
         declared = registry.get(value)
-        if declared is None:
-            names = ", ".join(known.name for known in registry.all_types()) or "none"
+        if declared is None or declared.internal:
+            names = ", ".join(known.name for known in registry.creatable_types()) or "none"
             raise serializers.ValidationError(f'Unknown job type "{value}". Valid types: {names}.')
         return declared
 

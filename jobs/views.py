@@ -174,4 +174,4 @@ class JobTypeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [requires("jobs.view_job")]
 
     def get_queryset(self):
-        return selectors.job_types()
+        return selectors.creatable_job_types()

@@ -4,6 +4,7 @@ from typing import Any
 
 from jobs.events import Progress
 from realtime import broadcast
+from realtime.webhooks import dispatcher
 
 
 def progress(progress: Progress) -> None:
@@ -25,6 +26,7 @@ def progress(progress: Progress) -> None:
 
 def activity_committed() -> None:
     broadcast.announce_activity()
+    dispatcher.nudge()
 
 
 def event_relayed(event: dict[str, Any]) -> None:

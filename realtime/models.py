@@ -2,6 +2,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# The webhooks' models, kept with their feature (realtime/webhooks/).
+from realtime.webhooks.models import (  # noqa: F401
+    DeliveryStatus,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
 
 class Presence(models.Model):
     """One viewing of an episode: a socket subscribed to it, or a recent read over REST.

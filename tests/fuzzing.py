@@ -50,6 +50,9 @@ STATEFUL_VALIDITY = [
     ("POST", f"{API}/episodes/{{id}}/files/"),
     ("POST", f"{API}/jobs/"),
     ("POST", f"{API}/notifications/"),
+    # A webhook's URL must resolve, to public addresses unless allowed: up to the DNS.
+    ("POST", f"{API}/webhooks/"),
+    ("PUT|PATCH", f"{API}/webhooks/{{id}}/"),
     # A cursor is valid only as the service handed it out, in a `next` or `previous` link.
     ("GET", f"{API}/(activities|notifications|episodes/{{id}}/activity)/"),
 ]
@@ -74,6 +77,9 @@ class Seeded:
     jobs: list[str] = field(default_factory=list)
     notifications: dict[str, list[int]] = field(default_factory=dict)
     activities: list[int] = field(default_factory=list)
+    webhooks: list[str] = field(default_factory=list)
+    doomed_webhooks: list[str] = field(default_factory=list)
+    deliveries: list[str] = field(default_factory=list)
 
 
 def png() -> bytes:
@@ -100,7 +106,10 @@ class FuzzService:
     def __init__(self, var_dir: Path) -> None:
         # Its own Redis keys: the failed logins it makes throttle no other test's logins.
         prefix = f"fuzz-{uuid.uuid4().hex[:8]}"
-        self.database = ServiceDatabase(var_dir, LOG_FORMAT="text", REDIS_PREFIX=prefix)
+        # Webhooks to this machine are allowed: the seeded endpoint is on it.
+        self.database = ServiceDatabase(
+            var_dir, LOG_FORMAT="text", REDIS_PREFIX=prefix, WEBHOOKS_ALLOW_PRIVATE="1"
+        )
         try:
             self._start()
         except BaseException:
@@ -131,6 +140,8 @@ class FuzzService:
     def seed(self) -> Seeded:
         user, announcer = self.client("user"), self.client("announcer")
         seeded = self.seeded
+        # Before the episodes, whose creation the server's dispatcher makes deliveries of.
+        self._seed_webhooks()
         for number in range(1, 7):
             episode = user.send(
                 "POST",
@@ -173,7 +184,21 @@ class FuzzService:
         seeded.activities = [
             entry["id"] for entry in user.send("GET", "/activities/", 200)["results"]
         ]
+        seeded.deliveries = self.database.wait_for(
+            lambda: self._deliveries(seeded.webhooks[0]), what="webhook deliveries"
+        )
         return seeded
+
+    def _seed_webhooks(self) -> None:
+        staff = self.client("staff")
+        body = {"url": "http://127.0.0.1:9/hooks", "event_types": ["episode_created"]}
+        for kept in (True, False):
+            endpoint = staff.send("POST", "/webhooks/", 201, json=body)
+            (self.seeded.webhooks if kept else self.seeded.doomed_webhooks).append(endpoint["id"])
+
+    def _deliveries(self, endpoint_id: str) -> list[str]:
+        listed = self.client("staff").send("GET", f"/webhooks/{endpoint_id}/deliveries/", 200)
+        return [delivery["id"] for delivery in listed["results"]]
 
     def _finished_export(self, user: Client) -> str:
         """An export job run to the end by a worker, so that its files can be downloaded."""
@@ -220,6 +245,9 @@ class FuzzService:
             "notifications": notifications[: len(notifications) // 2],
             "doomed_notifications": notifications[len(notifications) // 2 :],
             "activities": seeded.activities,
+            "webhooks": seeded.webhooks,
+            "doomed_webhooks": seeded.doomed_webhooks,
+            "deliveries": seeded.deliveries,
         }
         return {
             "headers": {"Authorization": f"Bearer {self.tokens[role]}"},
@@ -296,6 +324,13 @@ class FuzzService:
             bind(keep, f"{API}/notifications/{{id}}/.*", **{"path.id": "notifications"}),
             bind("DELETE", f"{API}/notifications/{{id}}/", **{"path.id": "doomed_notifications"}),
             bind("GET", f"{API}/activities/{{id}}/", **{"path.id": "activities"}),
+            bind(keep, f"{API}/webhooks/{{id}}/.*", **{"path.id": "webhooks"}),
+            bind("DELETE", f"{API}/webhooks/{{id}}/", **{"path.id": "doomed_webhooks"}),
+            bind(
+                keep,
+                f"{API}/webhooks/{{id}}/deliveries/{{delivery_id}}/.*",
+                **{"path.id": "webhooks", "path.delivery_id": "deliveries"},
+            ),
             bind(
                 "POST",
                 f"{API}/auth/login",

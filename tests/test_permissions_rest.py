@@ -352,10 +352,12 @@ ACTIONS = [
         "staff",
         lambda c, w: c.post(f"{API}/notifications/", {"title": "Hello"}),
     ),
+    # Webhooks
+    case("list webhooks", "staff", lambda c, w: c.get(f"{API}/webhooks/")),
 ]
 
 # A 403 says what is missing: a permission by name, or that the action is for staff.
-CLEAR_REFUSAL = re.compile(r"permission (episodes|jobs|activity)\.[a-z_]+\b|^Only staff")
+CLEAR_REFUSAL = re.compile(r"permission (episodes|jobs|activity|realtime)\.[a-z_]+\b|^Only staff")
 
 
 def may(role: str, least: str) -> bool:

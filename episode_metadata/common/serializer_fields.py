@@ -31,6 +31,15 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only: DRF would also read 0, 1, "yes" and "off" as one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """An id of the type the schema gives (a string for a UUID, else an integer), or null
     where null is allowed; an empty string is neither."""

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from activity.notifications import runner as notifier
 from jobs.management.commands.run_jobs import add_worker_arguments, supervisor_from
 from realtime import websocket_protocol
+from realtime.webhooks import dispatcher as webhooks
 
 # The largest WebSocket message the server reads before it closes the socket (1009). Clients
 # send small JSON messages (the consumer refuses those over 8 KB); uvicorn's default, 16 MiB a
@@ -52,12 +53,14 @@ class Command(BaseCommand):
             )
         )
         notifier.start()
+        webhooks.start()
         try:
             if options["no_worker"]:
                 server.run()
             else:
                 serve_with_worker(server, options)
         finally:
+            webhooks.stop()
             notifier.stop()
 
 
