@@ -2,9 +2,12 @@
 
 from datetime import timedelta
 
+from django.conf import settings
+
 from jobs import periodic
 from realtime import services
 from realtime.presence import services as presence
+from realtime.webhooks import services as webhooks
 
 
 def register_tasks() -> None:
@@ -15,3 +18,9 @@ def register_tasks() -> None:
     periodic.register(
         "expired_websocket_tickets", every=timedelta(hours=1), run=services.purge_expired_tickets
     )
+    periodic.register("old_webhook_deliveries", every=timedelta(days=1), run=purge_old_deliveries)
+
+
+def purge_old_deliveries() -> int | None:
+    """Finished webhook deliveries past WEBHOOKS_RETENTION_DAYS; 0 keeps them all."""
+    return webhooks.purge_old_deliveries() if settings.WEBHOOKS_RETENTION_DAYS > 0 else None

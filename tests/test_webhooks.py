@@ -24,6 +24,7 @@ from realtime.webhooks.dispatcher import Dispatcher
 from realtime.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.service_database import ServiceDatabase
 from tests.service_process import manage, start_worker, stop
+from tests.test_periodic import run_declared
 
 pytestmark = pytest.mark.django_db
 WEBHOOKS = "/api/v1/webhooks/"
@@ -507,3 +508,18 @@ def test_staff_register_rotate_and_redeliver_in_the_admin(client, staff_user, al
         {"url": "http://127.0.0.1:9/in", "event_types": ["episode_eaten"]},
     )
     assert refused.status_code == 200 and "episode_eaten" in refused.content.decode()
+
+
+def test_the_daily_housekeeping_purges_old_finished_deliveries(staff_api, allow_private):
+    endpoint = register(staff_api, "http://127.0.0.1:9/", ["episode_created"])
+    create_episode(staff_api)
+    create_episode(staff_api, "Second")
+    services.dispatch_pending()
+    old, recent = WebhookDelivery.objects.filter(endpoint_id=endpoint["id"]).order_by("created_at")
+    month_ago = timezone.now() - timedelta(days=31)
+    WebhookDelivery.objects.filter(pk=old.pk).update(
+        status="delivered", created_at=month_ago, delivered_at=month_ago
+    )
+
+    assert run_declared("old_webhook_deliveries").last_count == 1
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [recent.pk]
