@@ -33,6 +33,7 @@ class Episode(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
 
     # Django's default manager, named for the type checker: its settings install no bench app.
     objects: ClassVar[models.Manager["Episode"]]
