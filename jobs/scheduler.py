@@ -98,7 +98,9 @@ def run(task: periodic.Task) -> None:
         _record(task.name, seconds, error=f"{type(exc).__name__}: {exc}")
         return
     seconds = time.monotonic() - started
-    logger.info(
+    # A run that found nothing to do is routine (lost_jobs runs every few seconds): not news.
+    logger.log(
+        logging.INFO if count else logging.DEBUG,
         "periodic task %s done in %.1f s: %s",
         task.name,
         seconds,

@@ -1,6 +1,7 @@
 """Periodic housekeeping: once a period across workers, failures recorded and retried, shown in
 the metrics and the admin, and each declared task cleaning what it should."""
 
+import logging
 from datetime import timedelta
 from itertools import pairwise
 
@@ -345,3 +346,18 @@ def test_lost_jobs_go_back_to_the_queue_and_live_ones_keep_running():
     assert run_declared("lost_jobs").last_count == 1
     assert Job.objects.get(pk=lost.pk).status == JobStatus.RETRY_SCHEDULED
     assert Job.objects.get(pk=alive.pk).status == JobStatus.RUNNING
+
+
+@pytest.mark.django_db
+def test_a_run_that_cleaned_nothing_is_logged_only_at_debug(declared, caplog):
+    counts = [0, 4]
+    periodic.register("sweep", every=timedelta(hours=1), run=lambda: counts.pop(0))
+    scheduler.sync(periodic.tasks())
+    caplog.set_level(logging.DEBUG, logger="jobs.scheduler")
+
+    for _ in counts[:]:
+        scheduler.mark_due(["sweep"])
+        assert scheduler.run_due(worker="one") == 1
+
+    levels = {r.getMessage().rpartition(": ")[2]: r.levelname for r in caplog.records}
+    assert levels == {"0 cleaned": "DEBUG", "4 cleaned": "INFO"}
