@@ -88,7 +88,8 @@ ASGI_APPLICATION = "episode_metadata.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # First: the project's own pages over the ones of DRF and the admin (sign-in, favicon).
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

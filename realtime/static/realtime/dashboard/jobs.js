@@ -70,6 +70,10 @@ function stillCancelling(job, frame) {
   return running ? job.cancel_requested_at : null;
 }
 
+function cancelling(job) {
+  return Boolean(job.status === "running" && job.cancel_requested_at);
+}
+
 function afterProgress(job, data) {
   return { ...job, progress: data.progress, progress_message: data.message };
 }
@@ -174,6 +178,7 @@ export class JobsPanel extends LivePanel {
   }
 
   async #act(job, action) {
+    if (action === "cancel" && cancelling(job)) return;
     const before = this.rows.get(job.id);
     try {
       const updated = fromRest(await post(`/api/v1/jobs/${job.id}/${action}/`));
@@ -212,13 +217,17 @@ export class JobsPanel extends LivePanel {
     parts.error.textContent = job.last_error;
     parts.error.hidden = !job.last_error;
     const mayChange = this.#mayChange(job);
-    const cancelling = job.status === "running" && job.cancel_requested_at;
+    const stopping = cancelling(job);
+    const focused = [parts.cancel, parts.retry].find((button) => button === document.activeElement);
     parts.cancel.hidden = !mayChange || !CANCELLABLE.has(job.status);
-    parts.cancel.disabled = Boolean(cancelling);
-    parts.cancel.textContent = cancelling ? "Cancelling…" : "Cancel";
-    parts.cancel.setAttribute("aria-label", `${cancelling ? "Cancelling" : "Cancel"} ${name}`);
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus.
+    parts.cancel.setAttribute("aria-disabled", String(stopping));
+    parts.cancel.textContent = stopping ? "Cancelling…" : "Cancel";
+    parts.cancel.setAttribute("aria-label", `${stopping ? "Cancelling" : "Cancel"} ${name}`);
     parts.retry.hidden = !mayChange || !RETRYABLE.has(job.status);
     parts.retry.setAttribute("aria-label", `Retry ${name}`);
+    // The pressed button gone, focus moves to the one that took its place rather than to nowhere.
+    if (focused && focused.hidden) [parts.retry, parts.cancel].find((button) => !button.hidden)?.focus();
     return row;
   }
 
