@@ -325,7 +325,12 @@ def _run_due_jobs(say: Say) -> None:
     """Run what is due as a worker would, claim by claim: metadata and renders."""
     worker_id = f"demo_data:{os.getpid()}:0"
     queues = sorted({declared.task.queue_name for declared in registry.all_types()})
-    while (job := job_services.claim(worker_id=worker_id, queues=queues)) is not None:
+    worker = context.ActivityContext(source=Source.JOB, actor_label=f"worker {worker_id}")
+    while True:
+        with context.acting(worker):
+            job = job_services.claim(worker_id=worker_id, queues=queues)
+        if job is None:
+            return
         status = execution.run_claimed(job)
         say(f"Job {job.job_type}: {status}.")
 
