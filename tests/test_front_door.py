@@ -1,6 +1,7 @@
 """The first minutes with the service: `/`, the favicon, the sign-in page, the demo show and
 `make run` loading it."""
 
+import io
 import json
 import os
 import signal
@@ -93,6 +94,15 @@ def test_demo_data_refuses_a_database_with_episodes(user):
     assert Episode.objects.count() == 1
     call_command("demo_data", "--if-empty")  # make run's call: nothing to say, nothing done
     assert Episode.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_make_runs_offer_is_never_answered_without_a_terminal(monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+
+    call_command("demo_data", "--if-empty", "--ask")
+
+    assert not Episode.objects.exists()
 
 
 @pytest.mark.server
