@@ -42,10 +42,12 @@ migrate: $(STAMP)
 	$(MANAGE) migrate --noinput
 
 # A person at a terminal reads text logs; LOG_FORMAT=json make run shows what collectors get.
+# An empty database gets the offer of a demo show (manage.py demo_data); DEMO=1 loads it unasked.
 run: export LOG_FORMAT ?= text
 run: migrate
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(MANAGE) ensure_admin
+	$(MANAGE) demo_data --if-empty $(if $(filter 1,$(DEMO)),,--ask)
 	@echo "Serving on http://$(HOST):$(PORT)/ (API docs: /api/docs/, admin: /admin/), with a job worker. Ctrl-C stops."
 	exec $(MANAGE) serve --host $(HOST) --port $(PORT)
 

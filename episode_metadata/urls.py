@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from episode_metadata import health
+from episode_metadata import front, health
 from episode_metadata.common import errors
 from episode_metadata.metrics import views as metrics
 from realtime import asyncapi
@@ -19,6 +19,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", front.home, name="home"),
+    path("favicon.ico", front.favicon, name="favicon"),
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("ping", health.ping, name="ping"),

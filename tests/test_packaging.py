@@ -89,6 +89,8 @@ def test_the_wheel_holds_the_migrations_templates_and_static_files(wheel):
     assert "realtime/templates/realtime/dashboard.html" in names
     assert "realtime/static/realtime/dashboard/main.js" in names
     assert "episode_metadata/nginx/episode-metadata.conf.template" in names
+    assert "episode_metadata/templates/rest_framework/login.html" in names
+    assert "episode_metadata/static/episode_metadata/favicon.svg" in names
 
 
 @pytest.mark.server
