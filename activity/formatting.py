@@ -117,7 +117,6 @@ class FieldChange(TypedDict):
 
 @dataclass(frozen=True)
 class Description:
-    actor: str
     verb: str
     text: str
     fields: list[FieldChange]
@@ -126,8 +125,8 @@ class Description:
 def describe_rows(entries: Iterable[ActivityLog]) -> list[ActivityLog]:
     """Describe each row, naming every user the rows' changes mention in one query.
 
-    The description is kept on the row (`description`), for the serializer, the admin and
-    the event that show it.
+    Each row keeps its description, for whatever shows it next (the serializer, the admin,
+    the event): `description(entry)` reads it.
     """
     rows = list(entries)
     names = _user_names(_user_ids(rows))
@@ -183,7 +182,7 @@ def _describe(entry: ActivityLog, names: dict[int, str]) -> Description:
     verb = VERBS.get(entry.action, entry.action)
     resource = entry.resource_repr or entry.resource_id
     text = f"{actor} {verb} {vocabulary.noun} “{resource}”"
-    return Description(actor, verb, text, _field_changes(entry, vocabulary, names))
+    return Description(verb, text, _field_changes(entry, vocabulary, names))
 
 
 def _field_changes(
