@@ -1,14 +1,12 @@
-import json
-from typing import Any
-
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from activity import selectors
-from activity.models import Action, ActivityLog
+from activity import formatting, selectors
+from activity.models import ActivityLog
 
 ACTOR_CHOICES_LIMIT = 50
 
@@ -31,31 +29,28 @@ class ActorFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _is_diff(entry: ActivityLog) -> bool:
-    """An update stores `{field: [before, after]}`; a create or hard delete the whole record.
-
-    Soft deletes and restores are diffs too, so the action alone cannot tell.
-    """
-    changes = entry.changes or {}
-    return (
-        entry.action != Action.CREATE
-        and bool(changes)
-        and all(isinstance(pair, list) and len(pair) == 2 for pair in changes.values())
+def changes_table(entry: ActivityLog) -> SafeString:
+    """Each changed field by its label, its values in words; a created or deleted record's
+    fields with the one value they had."""
+    fields = formatting.description(entry).fields
+    if any(change["before"] is not None and change["after"] is not None for change in fields):
+        return _table(
+            ["field", "before", "after"],
+            [[change["label"], change["before"] or "", change["after"] or ""] for change in fields],
+        )
+    return _table(
+        ["field", "value"],
+        [[change["label"], change["after"] or change["before"] or ""] for change in fields],
     )
 
 
-def changes_table(entry: ActivityLog) -> SafeString:
-    changes = entry.changes or {}
-    if _is_diff(entry):
-        return _table(
-            ["field", "before", "after"],
-            [[name, _shown(before), _shown(after)] for name, (before, after) in changes.items()],
-        )
-    return _table(["field", "value"], [[name, _shown(value)] for name, value in changes.items()])
+def changes_line(entry: ActivityLog) -> str:
+    return "; ".join(
+        f"{change['label']}: {change['before']}{formatting.ARROW}{change['after']}"
+        if change["before"] is not None and change["after"] is not None
+        else change["label"]
+        for change in formatting.description(entry).fields
+    )
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> SafeString:
@@ -82,6 +77,7 @@ _ENTRY_FIELDS = (
     "resource_id",
     "resource_repr",
     "episode_id",
+    "description",
     "changes_table",
     "metadata",
     "request_id",
@@ -95,16 +91,7 @@ _ENTRY_FIELDS = (
 class ActivityLogAdmin(admin.ModelAdmin):
     """Read-only: the log is evidence, and evidence that can be edited proves nothing."""
 
-    list_display = [
-        "id",
-        "timestamp",
-        "actor_label",
-        "action",
-        "resource_type",
-        "resource_repr",
-        "source",
-        "request_id",
-    ]
+    list_display = ["id", "timestamp", "description", "changes_line", "source", "request_id"]
     list_filter = ["action", "resource_type", "source", "timestamp", ActorFilter]
     search_fields = ["resource_repr", "resource_id", "request_id"]
     date_hierarchy = "timestamp"
@@ -114,6 +101,20 @@ class ActivityLogAdmin(admin.ModelAdmin):
     actions = None
     fields = _ENTRY_FIELDS
     readonly_fields = _ENTRY_FIELDS
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        """Describe the page's rows together: one query names every user they mention."""
+        changelist = super().get_changelist_instance(request)
+        changelist.result_list = formatting.describe_rows(changelist.result_list)
+        return changelist
+
+    @admin.display(description="what happened")
+    def description(self, entry: ActivityLog) -> str:
+        return formatting.description(entry).text
+
+    @admin.display(description="changes")
+    def changes_line(self, entry: ActivityLog) -> str:
+        return changes_line(entry)
 
     @admin.display(description="changes")
     def changes_table(self, entry: ActivityLog) -> SafeString:

@@ -9,6 +9,12 @@ class ActivityFilter(django_filters.FilterSet):
     resource_id = django_filters.CharFilter(max_length=64)
     actor = IntegerFilter(field_name="actor", help_text="The acting user's id.")
     action = django_filters.ChoiceFilter(choices=Action.choices)
+    exclude_action = django_filters.ChoiceFilter(
+        field_name="action",
+        choices=Action.choices,
+        exclude=True,
+        help_text="Leave this action's rows out: downloads, say, which outnumber the changes.",
+    )
     since = IsoDateTimeFilter(
         field_name="timestamp", lookup_expr="gte", help_text="At or after this ISO 8601 time."
     )
@@ -19,4 +25,13 @@ class ActivityFilter(django_filters.FilterSet):
 
     class Meta:
         model = ActivityLog
-        fields = ["resource_type", "resource_id", "actor", "action", "since", "until", "request_id"]
+        fields = [
+            "resource_type",
+            "resource_id",
+            "actor",
+            "action",
+            "exclude_action",
+            "since",
+            "until",
+            "request_id",
+        ]

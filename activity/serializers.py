@@ -1,5 +1,7 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from activity import formatting
 from activity.models import ActivityLog
 from episode_metadata.common.serializer_fields import ShapedJSONField
 from episode_metadata.common.user_serializers import UserSummarySerializer
@@ -13,6 +15,26 @@ class ActivityMetadataSerializer(serializers.Serializer):
     )
 
 
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field's name, as in `changes`.")
+    # A serializer has a `label` of its own; the declared field takes its place in the output.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text="The field's name as people read it."
+    )
+    before = serializers.CharField(
+        allow_null=True, help_text="The value before, in words; null for a created record."
+    )
+    after = serializers.CharField(
+        allow_null=True, help_text="The value after, in words; null for a deleted record."
+    )
+
+
+class ActivityListSerializer(serializers.ListSerializer):
+    def to_representation(self, data):
+        """Describe the page's rows together: one query names every user they mention."""
+        return super().to_representation(formatting.describe_rows(data))
+
+
 class ActivityLogSerializer(serializers.ModelSerializer):
     # Null for changes nobody made in person: jobs and system maintenance.
     actor = UserSummarySerializer(read_only=True, allow_null=True)
@@ -22,6 +44,11 @@ class ActivityLogSerializer(serializers.ModelSerializer):
         "`{field: value}` of the whole record.",
     )
     metadata = ShapedJSONField(ActivityMetadataSerializer)
+    verb = serializers.SerializerMethodField(help_text="The action as people say it: `updated`.")
+    description = serializers.SerializerMethodField(
+        help_text="The whole row in one line: `alice updated episode “Pilot”`."
+    )
+    field_changes = serializers.SerializerMethodField()
 
     class Meta:
         model = ActivityLog
@@ -41,5 +68,21 @@ class ActivityLogSerializer(serializers.ModelSerializer):
             "ip_address",
             "user_agent",
             "source",
+            "verb",
+            "description",
+            "field_changes",
         ]
         read_only_fields = fields
+        list_serializer_class = ActivityListSerializer
+
+    def get_verb(self, entry: ActivityLog) -> str:
+        return formatting.description(entry).verb
+
+    def get_description(self, entry: ActivityLog) -> str:
+        return formatting.description(entry).text
+
+    @extend_schema_field(FieldChangeSerializer(many=True))
+    def get_field_changes(self, entry: ActivityLog) -> list[formatting.FieldChange]:
+        """Each field of `changes` with its label and its values in words: user ids as
+        names, choices as their labels, lists as lists, dates as dates."""
+        return formatting.description(entry).fields

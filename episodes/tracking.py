@@ -1,7 +1,7 @@
 """How episodes and what hangs off them appear in the activity log and the event stream, and
 who reads their rows in the log: whoever may view that kind of resource."""
 
-from activity import visibility
+from activity import formatting, visibility
 from activity.models import Action
 from activity.tracking import track
 from episodes.models import Composition, CompositionStatus, Episode, EpisodeFile
@@ -72,6 +72,9 @@ def track_models() -> None:
             "revision",
         ),
     )
+    formatting.register("episode", Episode)
+    formatting.register("file", EpisodeFile)
+    formatting.register("composition", Composition)
     visibility.register("episode", permission="episodes.view_episode")
     visibility.register("file", permission="episodes.view_episodefile")
     visibility.register("composition", permission="episodes.view_composition")

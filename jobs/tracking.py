@@ -1,7 +1,7 @@
 """How jobs appear in the activity log: each status change is the action it stands for, and
 a job's rows are read by whoever may see the job."""
 
-from activity import visibility
+from activity import formatting, visibility
 from activity.models import Action
 from activity.tracking import track
 from jobs import selectors
@@ -49,5 +49,6 @@ def track_jobs() -> None:
             "last_error",
         ),
     )
+    formatting.register("job", Job)
     visibility.register("job", rows=selectors.job_activity)
     visibility.register("job_processor", permission=selectors.VIEW_JOB)

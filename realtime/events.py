@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from activity import formatting
 from activity.models import ActivityLog
 
 PAST_TENSE = {
@@ -52,6 +53,7 @@ def event_name(entry: ActivityLog) -> str:
 
 
 def event_data(entry: ActivityLog) -> dict[str, Any]:
+    described = formatting.description(entry)
     data: dict[str, Any] = {
         "action": entry.action,
         "resource_type": entry.resource_type,
@@ -63,6 +65,9 @@ def event_data(entry: ActivityLog) -> dict[str, Any]:
         },
         "source": entry.source,
         "request_id": entry.request_id or None,
+        "verb": described.verb,
+        "description": described.text,
+        "field_changes": described.fields,
     }
     if entry.action == "update":
         data["changed_fields"] = sorted(entry.changes)

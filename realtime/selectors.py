@@ -1,5 +1,6 @@
 from django.db.models import Max
 
+from activity import formatting
 from activity.models import ActivityLog, RetentionMark
 from realtime import topics as topic_rules
 
@@ -11,6 +12,7 @@ _EVENT_FIELDS = (
     "action",
     "resource_type",
     "resource_id",
+    "resource_repr",
     "episode_id",
     "changes",
     "metadata",
@@ -29,8 +31,9 @@ def pruned_through() -> int:
 
 
 def activity_after(after_id: int, *, limit: int) -> list[ActivityLog]:
-    """The next committed rows past a cursor, in id order (which is commit order)."""
-    return list(
+    """The next committed rows past a cursor, in id order (which is commit order), described
+    here, on the reader's thread: the event loop that encodes them must not query."""
+    return formatting.describe_rows(
         ActivityLog.objects.filter(id__gt=after_id).order_by("id").only(*_EVENT_FIELDS)[:limit]
     )
 
@@ -38,7 +41,7 @@ def activity_after(after_id: int, *, limit: int) -> list[ActivityLog]:
 def activity_for_topics(
     topics: set[str], *, after_id: int, up_to_id: int, limit: int
 ) -> list[ActivityLog]:
-    return list(
+    return formatting.describe_rows(
         ActivityLog.objects.filter(
             topic_rules.rows_filter(topics), id__gt=after_id, id__lte=up_to_id
         )

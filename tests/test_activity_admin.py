@@ -128,7 +128,7 @@ def test_change_view_shows_the_diff_as_an_escaped_table(client, update_entry):
     html = response.text
     assert "<th>field</th><th>before</th><th>after</th>" in html
     assert "<td>title</td><td>Pilot</td><td>&lt;b&gt;Pilot&lt;/b&gt; (final)</td>" in html
-    assert "<td>air_date</td><td>null</td><td>2026-12-01</td>" in html
+    assert "<td>air date</td><td>—</td><td>1 Dec 2026</td>" in html
     assert "<b>Pilot</b>" not in html
     assert 'name="resource_repr"' not in html
 
@@ -145,7 +145,7 @@ def test_change_view_shows_a_snapshot_as_field_and_value(client, boss):
 
     assert "<th>field</th><th>value</th>" in html
     assert "<td>title</td><td>Finale</td>" in html
-    assert "<td>categories</td><td>[&quot;news&quot;, &quot;drama&quot;]</td>" in html
+    assert "<td>categories</td><td>news, drama</td>" in html
 
 
 def test_add_is_refused(client, boss):

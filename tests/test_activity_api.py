@@ -83,6 +83,11 @@ def test_rows_carry_every_field_with_the_actor(api, user):
             "ip_address": "10.0.0.1",
             "user_agent": "curl/8",
             "source": "api",
+            "verb": "updated",
+            "description": "editor updated episode “Pilot”",
+            "field_changes": [
+                {"field": "title", "label": "title", "before": "Old", "after": "New"}
+            ],
         }
     ]
 

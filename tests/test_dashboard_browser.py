@@ -194,7 +194,7 @@ def test_logging_in_leads_to_the_dashboard_where_a_new_episode_appears_live(brow
     first_entry = page.locator("#activity-list > li").first
     expect(first_entry).to_contain_text(title)
     expect(first_entry).to_contain_text("director")
-    expect(first_entry.locator(".action")).to_have_text("create")
+    expect(first_entry.locator(".action")).to_have_text("created")
     expect(page.locator("#episode-list").get_by_role("link", name=title)).to_be_visible()
     expect(draft_count).to_have_text(str(drafts_before + 1))
     screenshot(page, "dashboard")
@@ -209,15 +209,15 @@ def test_a_changed_episode_reads_as_its_changed_fields_and_the_feed_filters(
     title = unique("Filtered")
     episode = service.create_episode("director", title)
     service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
-    expect(page.locator("#activity-list > li").first).to_contain_text("status: draft → pending")
+    expect(page.locator("#activity-list > li").first).to_contain_text("status: Draft → Pending")
 
     page.get_by_label("Action").select_option("update")
-    expect(page.locator("#activity-list .action").first).to_have_text("update")
+    expect(page.locator("#activity-list .action").first).to_have_text("updated")
     expect(page.locator("#activity-list .action", has_text="create")).to_have_count(0)
     service.create_episode("director", unique("Not an update"))
     service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "approved"})
 
-    expect(page.locator("#activity-list > li").first).to_contain_text("pending → approved")
+    expect(page.locator("#activity-list > li").first).to_contain_text("Pending → Approved")
     expect(page.locator("#activity-list .action", has_text="create")).to_have_count(0)
 
     page.locator("#status-counts").get_by_role("button", name=re.compile("^approved")).click()
@@ -322,7 +322,7 @@ def test_a_second_user_opening_the_same_episode_appears_as_a_viewer(open_dashboa
     expect(other.locator("#follow")).to_have_attribute("aria-pressed", "true")
     service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
     expect(detail.locator(".fields")).to_contain_text("pending")
-    expect(page.locator("#detail-activity > li").first).to_contain_text("draft → pending")
+    expect(page.locator("#detail-activity > li").first).to_contain_text("Draft → Pending")
     screenshot(page, "episode")
 
     other.get_by_role("button", name="Close").click()
@@ -345,7 +345,7 @@ def test_after_a_dropped_connection_the_missed_events_arrive_once(open_dashboard
     # server start, slow on a loaded machine.
     entries = page.locator("#activity-list > li", has_text=title)
     expect(entries).to_have_count(2, timeout=30_000)
-    expect(entries.first).to_contain_text("draft → pending")
+    expect(entries.first).to_contain_text("Draft → Pending")
     expect(page.locator("#episode-list").get_by_role("link", name=title)).to_be_visible()
     ids = feed_ids(page)
     assert len(ids) == len(set(ids))

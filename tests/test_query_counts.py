@@ -110,6 +110,7 @@ def test_the_job_list_reads_the_count_and_one_page(api, user):
 
 
 def test_the_activity_log_reads_one_page(api, episodes):
+    """And the names of the users its changes mention (`created_by`), once for the page."""
     count, _ = queries(lambda: api.get(f"{API}/activities/"))
 
-    assert count == AUTH + 1
+    assert count == AUTH + 2

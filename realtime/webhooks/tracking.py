@@ -1,7 +1,7 @@
 """How endpoints appear in the activity log: every change staff or the service make, read by
 staff alone; the secret never."""
 
-from activity import visibility
+from activity import formatting, visibility
 from activity.tracking import track
 from realtime.webhooks.models import WebhookEndpoint
 from realtime.webhooks.notification_rules import READ_ENDPOINTS
@@ -14,4 +14,5 @@ def track_endpoints() -> None:
         exclude=frozenset({"secret", "consecutive_dead", "updated_at"}),
         summary_fields=("id", "url", "event_types", "is_active", "disabled_reason"),
     )
+    formatting.register("webhook", WebhookEndpoint)
     visibility.register("webhook", permission=READ_ENDPOINTS)

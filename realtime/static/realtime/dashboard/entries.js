@@ -1,7 +1,9 @@
 // Activity entries, whether they come from GET /api/v1/activities/ or as live events, in one
-// shape, and the words that describe them: the same row whichever way it arrived.
+// shape, and the words that describe them: the same row whichever way it arrived. The service
+// words each row (`verb`, `field_changes`: user names, labels, values); the page only lays
+// them out.
 
-import { formatBytes, formatValue, humanize, shortId } from "./format.js";
+import { formatBytes, shortId } from "./format.js";
 
 export function entryFromRow(row) {
   return {
@@ -11,8 +13,10 @@ export function entryFromRow(row) {
     action: row.action,
     resourceType: row.resource_type,
     resourceId: row.resource_id,
+    episodeId: row.episode_id,
     summary: (row.metadata && row.metadata.summary) || {},
-    changes: row.action === "update" ? row.changes : null,
+    verb: row.verb,
+    fieldChanges: row.field_changes || [],
   };
 }
 
@@ -25,8 +29,10 @@ export function entryFromEvent(frame) {
     action: data.action,
     resourceType: data.resource_type,
     resourceId: data.resource_id,
+    episodeId: episodeIdOf(frame),
     summary: data[data.resource_type] || {},
-    changes: data.changes || null,
+    verb: data.verb,
+    fieldChanges: data.field_changes || [],
   };
 }
 
@@ -55,15 +61,27 @@ const DESCRIBERS = {
   job_processor: (s) => [s.hostname, s.concurrency && `${s.concurrency} workers`, s.queues && `queues ${s.queues.join(", ")}`].filter(Boolean).join(" · "),
 };
 
-/** A readable line: the changed fields of an update, else the resource's key facts. */
+const MAX_VALUE_LENGTH = 60;
+const clip = (text) => (text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VALUE_LENGTH - 1)}…` : text);
+
+/** A change (before and after) rather than a whole record (a create's or a delete's). */
+const isDiff = (entry) => entry.fieldChanges.length > 0 && entry.fieldChanges.every((c) => c.before !== null && c.after !== null);
+
+/** A readable line: the changed fields ("category: drama → drama, coastal"), else the
+ * resource's key facts. */
 export function entryDetail(entry) {
-  if (entry.changes) {
-    // Who made the change is the entry's actor already; a `*_by` field only repeats it as an id.
-    return Object.entries(entry.changes)
-      .filter(([field]) => !field.endsWith("_by"))
-      .map(([field, [before, after]]) => `${humanize(field)}: ${formatValue(before)} → ${formatValue(after)}`)
-      .join("; ");
+  if (isDiff(entry)) {
+    return entry.fieldChanges.map((c) => `${c.label}: ${clip(c.before)} → ${clip(c.after)}`).join("; ");
   }
   const describe = DESCRIBERS[entry.resourceType];
   return describe ? describe(entry.summary) : "";
+}
+
+/** Where the entry's resource is shown: an episode's panel (its files and compositions are
+ * there too), a job's own record. */
+export function resourceHref(entry) {
+  if (entry.resourceType === "episode") return `#episode/${entry.resourceId}`;
+  if (["file", "composition"].includes(entry.resourceType) && entry.episodeId) return `#episode/${entry.episodeId}`;
+  if (entry.resourceType === "job") return `/api/v1/jobs/${entry.resourceId}/`;
+  return null;
 }
