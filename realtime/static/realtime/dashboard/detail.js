@@ -7,6 +7,7 @@
 
 import { etag, get, pages, patch, post, remove, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
+import { changedFields, displayValue, episodeFields, fieldLabel, fillEpisodeForm, readEpisodeForm, showFieldErrors } from "./episode-form.js";
 import { entryFromEvent, entryFromRow, episodeIdOf } from "./entries.js";
 import { numbering } from "./episodes.js";
 import { entryRow } from "./feed.js";
@@ -17,6 +18,7 @@ import { WindowedList } from "./windowed-list.js";
 
 const PAGE_SIZE = 20;
 const STALE = 412;
+const INVALID = 400;
 const REFRESH_MS = 1000;
 // A button for each status an episode can be moved to; the service says which this user may
 // use from the episode's status (Access.movesFrom).
@@ -78,6 +80,8 @@ export class EpisodeDetail extends LivePanel {
     this.message = byId("detail-message");
     this.followButton = byId("follow");
     this.editForm = byId("edit-form");
+    this.conflict = byId("edit-conflict");
+    this.editedFrom = null;
     this.busy = false;
     this.editedVersion = null;
     this.#buildActions();
@@ -96,6 +100,8 @@ export class EpisodeDetail extends LivePanel {
     });
     this.refreshFiles = throttle(REFRESH_MS, () => this.#loadFiles());
     this.refreshCompositions = throttle(REFRESH_MS, () => this.#loadCompositions());
+    // An event's summary leaves out fields (categories, description) the panel shows.
+    this.refreshEpisode = throttle(REFRESH_MS, () => this.#loadEpisode());
     this.followButton.addEventListener("click", () => this.#toggleFollow());
   }
 
@@ -182,6 +188,7 @@ export class EpisodeDetail extends LivePanel {
     // An event older than the version a REST answer already showed would take it back.
     if (type === "episode" && this.episode && !(frame.data.episode.version < this.episode.version)) {
       this.episode = { ...this.episode, ...frame.data.episode };
+      if (action === "update") this.refreshEpisode();
       if (action === "delete") showMessage(this.message, "This episode was deleted.");
       if (action === "restore") showMessage(this.message, "");
     } else if (type === "file") {
@@ -219,6 +226,19 @@ export class EpisodeDetail extends LivePanel {
     const others = this.viewers.filter((viewer) => viewer.id !== this.me.id).map((viewer) => viewer.username);
     const text = others.length ? `Also viewing: ${others.join(", ")}` : "Nobody else is viewing this episode.";
     if (this.viewerText.textContent !== text) this.viewerText.textContent = text;
+  }
+
+  async #loadEpisode() {
+    const id = this.id;
+    if (!id || !this.episode) return;
+    try {
+      const episode = await get(`/api/v1/episodes/${id}/`);
+      if (id !== this.id || !this.episode || episode.version < this.episode.version) return;
+      this.episode = { ...this.episode, ...episode };
+      this.render();
+    } catch (error) {
+      showMessage(this.message, `Could not load the episode: ${error.message}`);
+    }
   }
 
   async #loadFiles() {
@@ -275,6 +295,7 @@ export class EpisodeDetail extends LivePanel {
     );
     this.deleteButton = button("Delete", () => this.#delete(), { class: "quiet" });
     this.restoreButton = button("Restore", () => this.#restore());
+    byId("edit-fields").append(...episodeFields("edit"));
     byId("detail-actions").append(this.editButton, ...this.moveButtons.values(), this.deleteButton, this.restoreButton);
     this.editForm.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -307,7 +328,7 @@ export class EpisodeDetail extends LivePanel {
    * shown): its answer (the episode, or changes to it) is shown at once, without waiting for
    * the event that follows. A change someone else made first (412) is loaded and shown
    * instead. */
-  async #change(what, work, base = this.episode.version) {
+  async #change(what, work, base = this.episode.version, refused = () => {}) {
     const id = this.id;
     this.busy = true;
     this.render();
@@ -330,6 +351,7 @@ export class EpisodeDetail extends LivePanel {
       } else {
         showMessage(this.message, `Could not ${what}: ${error.message}`);
       }
+      refused(error);
       return false;
     } finally {
       this.busy = false;
@@ -362,27 +384,57 @@ export class EpisodeDetail extends LivePanel {
   }
 
   /** The form holds the episode as it is now: saving it is a change of that version, refused
-   * if another change comes in while it is open. */
+   * if another change comes in while it is open. Only the fields changed in the form are
+   * sent, so that they can be made again on top of someone else's change. */
   #startEditing() {
     this.editedVersion = this.episode.version;
-    this.editForm.elements.title.value = this.episode.title;
-    this.editForm.elements.description.value = this.episode.description || "";
+    fillEpisodeForm(this.editForm, this.episode);
+    this.editedFrom = readEpisodeForm(this.editForm);
+    this.conflict.hidden = true;
     this.editForm.hidden = false;
     this.editForm.elements.title.focus();
   }
 
   async #save() {
-    const { title, description } = this.editForm.elements;
-    const changes = { title: title.value, description: description.value };
-    const saved = await this.#change(
-      "save the episode",
-      (url, version) => patch(url, changes, version),
-      this.editedVersion,
-    );
+    const changes = changedFields(this.editedFrom, readEpisodeForm(this.editForm));
+    const saved =
+      !Object.keys(changes).length ||
+      (await this.#change(
+        "save the episode",
+        (url, version) => patch(url, changes, version),
+        this.editedVersion,
+        (error) => this.#saveRefused(error, changes),
+      ));
     if (saved) {
       this.editForm.hidden = true;
       this.editButton.focus();
     }
+  }
+
+  #saveRefused(error, changes) {
+    this.conflict.hidden = error.status !== STALE;
+    if (error.status === STALE) this.#showConflict(changes);
+    if (error.status === INVALID && showFieldErrors(this.editForm, error.body)) {
+      showMessage(this.message, "Could not save the episode: please correct the marked fields.");
+    }
+  }
+
+  /** Each field this user changed, as it is now and as they would have it: making theirs
+   * again is their call. */
+  #showConflict(changes) {
+    const rows = Object.entries(changes).map(([name, value]) =>
+      h("tr", {}, h("th", { scope: "row" }, fieldLabel(name)), h("td", {}, displayValue(name, this.episode[name])), h("td", {}, displayValue(name, value))),
+    );
+    this.conflict.replaceChildren(
+      h("p", {}, "Someone else changed this episode while you edited it."),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Now"), h("th", { scope: "col" }, "Yours"))),
+        h("tbody", {}, ...rows),
+      ),
+      h("button", { type: "button", onclick: () => this.#save() }, "Reapply my changes"),
+    );
   }
 
   #showFollowing(following) {
