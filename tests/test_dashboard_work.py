@@ -64,6 +64,7 @@ def test_a_viewer_is_offered_no_new_episode_save_or_move(open_dashboard, service
     expect(page.locator("#detail-fields")).to_contain_text("draft")
     for name in ("New episode", "Save", "Edit", "Submit for review"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
+    expect(page.locator("#upload-form")).to_be_hidden()
 
 
 def test_a_change_made_elsewhere_shows_in_the_open_episode_within_two_seconds(
@@ -151,3 +152,15 @@ def test_the_episode_filters_are_kept_in_the_address_and_survive_a_reload(open_d
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-id", match["id"])
     expect(filters.locator('[name="air_date_before"]')).to_have_value("2027-03-31")
+
+
+def test_an_editor_uploads_a_file_to_the_open_episode(open_dashboard, service):
+    episode = service.create_episode("director", unique("With rushes"))
+    page = open_dashboard("editor", path=f"#episode/{episode['id']}")
+    page.get_by_label("Add a file").set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Scene one.\n"}
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#detail-files")).to_contain_text("notes.txt")
+    files = service.api("editor", "GET", f"/api/v1/episodes/{episode['id']}/files/")
+    assert [file["original_name"] for file in files["results"]] == ["notes.txt"]

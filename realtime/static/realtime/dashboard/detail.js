@@ -5,9 +5,17 @@
 // this user one of its viewers; the `subscribed` acknowledgement and `presence_changed` events
 // say who the others are.
 
-import { etag, get, pages, patch, post, remove, withQuery } from "./api.js";
+import { etag, get, pages, patch, post, remove, upload, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
-import { changedFields, displayValue, episodeFields, fieldLabel, fillEpisodeForm, readEpisodeForm, showFieldErrors } from "./episode-form.js";
+import {
+  changedFields,
+  displayValue,
+  episodeFields,
+  fieldLabel,
+  fillEpisodeForm,
+  readEpisodeForm,
+  showFieldErrors,
+} from "./episode-form.js";
 import { entryFromEvent, entryFromRow, episodeIdOf } from "./entries.js";
 import { numbering } from "./episodes.js";
 import { entryRow } from "./feed.js";
@@ -103,6 +111,11 @@ export class EpisodeDetail extends LivePanel {
     // An event's summary leaves out fields (categories, description) the panel shows.
     this.refreshEpisode = throttle(REFRESH_MS, () => this.#loadEpisode());
     this.followButton.addEventListener("click", () => this.#toggleFollow());
+    this.uploadForm = byId("upload-form");
+    this.uploadForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#upload();
+    });
   }
 
   topics() {
@@ -319,6 +332,7 @@ export class EpisodeDetail extends LivePanel {
     this.deleteButton.hidden = !live || !this.me.may("episodes.delete_episode");
     this.restoreButton.hidden = !deleted || !this.me.may("episodes.restore_episode");
     if (!mayEdit) this.editForm.hidden = true;
+    this.uploadForm.hidden = !live || !this.me.may("episodes.add_episodefile");
     for (const control of [this.editButton, ...this.moveButtons.values(), this.deleteButton, this.restoreButton]) {
       control.disabled = this.busy;
     }
@@ -423,18 +437,36 @@ export class EpisodeDetail extends LivePanel {
    * again is their call. */
   #showConflict(changes) {
     const rows = Object.entries(changes).map(([name, value]) =>
-      h("tr", {}, h("th", { scope: "row" }, fieldLabel(name)), h("td", {}, displayValue(name, this.episode[name])), h("td", {}, displayValue(name, value))),
+      h(
+        "tr",
+        {},
+        h("th", { scope: "row" }, fieldLabel(name)),
+        h("td", {}, displayValue(name, this.episode[name])),
+        h("td", {}, displayValue(name, value)),
+      ),
     );
+    const head = ["Field", "Now", "Yours"].map((text) => h("th", { scope: "col" }, text));
     this.conflict.replaceChildren(
       h("p", {}, "Someone else changed this episode while you edited it."),
       h(
         "table",
         {},
-        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Now"), h("th", { scope: "col" }, "Yours"))),
+        h("thead", {}, h("tr", {}, ...head)),
         h("tbody", {}, ...rows),
       ),
       h("button", { type: "button", onclick: () => this.#save() }, "Reapply my changes"),
     );
+  }
+
+  async #upload() {
+    const id = this.id;
+    try {
+      await upload(`/api/v1/episodes/${id}/files/`, new FormData(this.uploadForm));
+      this.uploadForm.reset();
+      if (id === this.id) this.refreshFiles();
+    } catch (error) {
+      showMessage(this.message, `Could not upload the file: ${error.message}`);
+    }
   }
 
   #showFollowing(following) {

@@ -59,7 +59,8 @@ export function readEpisodeForm(form) {
 
 /** The fields `after` gives other values than `before` (both as readEpisodeForm reads them). */
 export function changedFields(before, after) {
-  return Object.fromEntries(Object.entries(after).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(before[name])));
+  const differs = ([name, value]) => JSON.stringify(value) !== JSON.stringify(before[name]);
+  return Object.fromEntries(Object.entries(after).filter(differs));
 }
 
 /** A field's value as a person reads it. */
@@ -69,7 +70,8 @@ export function displayValue(name, value) {
 }
 
 // A field's problems: a list of messages, or messages by item for a list field.
-const problemsText = (problems) => (typeof problems === "string" ? problems : Object.values(problems).map(problemsText).join(" "));
+const problemsText = (problems) =>
+  typeof problems === "string" ? problems : Object.values(problems).map(problemsText).join(" ");
 
 /** Puts each field error of a 400 `body` next to its control; answers whether any was placed. */
 export function showFieldErrors(form, body) {
