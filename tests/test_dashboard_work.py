@@ -65,6 +65,7 @@ def test_a_viewer_is_offered_no_new_episode_save_or_move(open_dashboard, service
     for name in ("New episode", "Save", "Edit", "Submit for review"):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
     expect(page.locator("#upload-form")).to_be_hidden()
+    expect(page.get_by_role("button", name="Export these episodes")).to_have_count(0)
 
 
 def test_a_change_made_elsewhere_shows_in_the_open_episode_within_two_seconds(
@@ -113,7 +114,9 @@ def test_the_second_of_two_pages_saving_one_episode_is_shown_the_conflict(open_d
     assert (after["categories"], after["description"]) == (["second"], "From the second page")
 
 
-def test_the_episode_filters_are_kept_in_the_address_and_survive_a_reload(open_dashboard, service):
+def test_the_episode_filters_are_kept_in_the_address_survive_a_reload_and_export(
+    open_dashboard, service
+):
     category = unique("rare").replace(" ", "-")
     match = service.api(
         "director",
@@ -137,7 +140,7 @@ def test_the_episode_filters_are_kept_in_the_address_and_survive_a_reload(open_d
             "air_date": "2027-05-01",
         },
     )
-    page = open_dashboard("viewer")
+    page = open_dashboard("editor")
     filters = page.locator("#episode-filters")
     filters.locator('[name="category"]').fill(category)
     filters.locator('[name="season_number"]').fill("7")
@@ -152,6 +155,17 @@ def test_the_episode_filters_are_kept_in_the_address_and_survive_a_reload(open_d
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-id", match["id"])
     expect(filters.locator('[name="air_date_before"]')).to_have_value("2027-03-31")
+
+    page.get_by_role("button", name="Export these episodes").click()
+    expect(page.locator("#job-list")).to_contain_text("episodes_export")
+    jobs = service.api("editor", "GET", "/api/v1/jobs/?job_type=episodes_export")["results"]
+    wanted = {
+        "category": category,
+        "season_number": "7",
+        "air_date_after": "2027-03-01",
+        "air_date_before": "2027-03-31",
+    }
+    assert wanted in [job["payload"]["filters"] for job in jobs]
 
 
 def test_an_editor_uploads_a_file_to_the_open_episode(open_dashboard, service):

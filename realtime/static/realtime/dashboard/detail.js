@@ -53,7 +53,7 @@ function fileRow(file) {
   );
 }
 
-function compositionRow(composition, stepButton) {
+function compositionRow(composition, buttons) {
   return h(
     "li",
     { dataset: { id: composition.id } },
@@ -61,7 +61,7 @@ function compositionRow(composition, stepButton) {
     ` · ${composition.layout} · version ${composition.version} · `,
     h("span", { class: `badge status-${composition.status}` }, humanize(composition.status)),
     composition.is_primary ? " · primary" : "",
-    stepButton && [" ", stepButton],
+    buttons.map((button) => [" ", button]),
   );
 }
 
@@ -279,8 +279,22 @@ export class EpisodeDetail extends LivePanel {
   }
 
   #showCompositions(page) {
-    const row = (composition) => compositionRow(composition, this.#compositionStep(composition));
+    const buttons = (composition) => [this.#renderButton(composition), this.#compositionStep(composition)];
+    const row = (composition) => compositionRow(composition, buttons(composition).filter(Boolean));
     replaceList(this.compositions, page.results, row, page.count, "compositions");
+  }
+
+  /** Renders the composition's current version: a job, which the Jobs panel follows. */
+  #renderButton(composition) {
+    if (!this.me.may("jobs.add_job")) return null;
+    const act = async () => {
+      try {
+        await post(`/api/v1/compositions/${composition.id}/render/`);
+      } catch (error) {
+        showMessage(this.message, `Could not render ${composition.name}: ${error.message}`);
+      }
+    };
+    return h("button", { type: "button", "aria-label": `Render ${composition.name}`, onclick: act }, "Render");
   }
 
   #compositionStep(composition) {

@@ -2,7 +2,7 @@
 // list, newest first, kept current by the episode events. The filters are the page's query
 // string, named as the API names them, so a filtered view can be shared and survives a reload.
 
-import { get, withQuery } from "./api.js";
+import { get, post, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
 import { humanize } from "./format.js";
 import { LivePanel } from "./live-panel.js";
@@ -59,8 +59,11 @@ function episodeRow(episode, row) {
 }
 
 export class EpisodesPanel extends LivePanel {
-  constructor() {
+  constructor(me) {
     super();
+    this.me = me;
+    this.exportButton = byId("export-episodes");
+    this.exportButton.addEventListener("click", () => this.#export());
     this.status = new URLSearchParams(window.location.search).get("status") || "";
     this.filters = filtersFromUrl();
     this.filterForm = byId("episode-filters");
@@ -175,7 +178,20 @@ export class EpisodesPanel extends LivePanel {
     }
   }
 
+  /** The episodes the list shows, as an `episodes_export` job: it then shows among the jobs. */
+  async #export() {
+    const filters = Object.fromEntries(
+      Object.entries({ status: this.status, ...this.filters }).filter(([, value]) => value),
+    );
+    try {
+      await post("/api/v1/jobs/", { job_type: "episodes_export", payload: { filters } });
+    } catch (error) {
+      showMessage(this.message, `Could not start the export: ${error.message}`);
+    }
+  }
+
   render() {
+    this.exportButton.hidden = !this.me.may("jobs.add_job");
     this.rows.render();
   }
 }

@@ -30,7 +30,7 @@ const detail = new EpisodeDetail({
 });
 const bell = new NotificationBell();
 const newEpisode = new NewEpisode(me);
-const panels = [new EpisodesPanel(), detail, new JobsPanel(me), new ActivityFeed(), bell];
+const panels = [new EpisodesPanel(me), detail, new JobsPanel(me), new ActivityFeed(), bell];
 
 const batcher = new FrameBatcher((frames) => {
   for (const frame of frames) for (const panel of panels) panel.receive(frame);
