@@ -35,7 +35,7 @@ export class NewEpisode {
         "p",
         { class: "button-row" },
         h("button", { type: "submit" }, "Create"),
-        h("button", { type: "button", class: "quiet", onclick: () => this.#close() }, "Cancel"),
+        h("button", { type: "button", class: "quiet", onclick: () => this.#cancel() }, "Cancel"),
       ),
     );
     this.form.addEventListener("submit", (event) => {
@@ -45,6 +45,11 @@ export class NewEpisode {
     this.button.after(this.form);
     this.button.setAttribute("aria-expanded", "true");
     this.form.elements.title.focus();
+  }
+
+  #cancel() {
+    this.#close();
+    this.button.focus();
   }
 
   #close() {
