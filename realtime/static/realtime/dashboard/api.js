@@ -23,7 +23,8 @@ function errorMessage(status, body) {
 /** The ETag of a resource at `version`, to send back as If-Match. */
 export const etag = (version) => `"${version}"`;
 
-export async function request(url, { method = "GET", body, ifMatch } = {}) {
+/** `form` (a FormData) goes as multipart, which the browser frames itself; `body` as JSON. */
+export async function request(url, { method = "GET", body, ifMatch, form } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -32,7 +33,7 @@ export async function request(url, { method = "GET", body, ifMatch } = {}) {
     method,
     headers,
     credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   if (response.status === 401) {
     window.location.assign(document.body.dataset.loginUrl);
@@ -46,6 +47,7 @@ export async function request(url, { method = "GET", body, ifMatch } = {}) {
 export const get = (url) => request(url);
 export const post = (url, body, ifMatch) => request(url, { method: "POST", body, ifMatch });
 export const patch = (url, body, ifMatch) => request(url, { method: "PATCH", body, ifMatch });
+export const upload = (url, form) => request(url, { method: "POST", form });
 export const remove = (url, ifMatch) => request(url, { method: "DELETE", ifMatch });
 
 /** `path` with the non-empty `params` as its query string. */

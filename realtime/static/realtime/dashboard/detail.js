@@ -5,8 +5,17 @@
 // this user one of its viewers; the `subscribed` acknowledgement and `presence_changed` events
 // say who the others are.
 
-import { etag, get, pages, patch, post, remove, withQuery } from "./api.js";
+import { etag, get, pages, patch, post, remove, upload, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
+import {
+  changedFields,
+  displayValue,
+  episodeFields,
+  fieldLabel,
+  fillEpisodeForm,
+  readEpisodeForm,
+  showFieldErrors,
+} from "./episode-form.js";
 import { entryFromEvent, entryFromRow, episodeIdOf } from "./entries.js";
 import { numbering } from "./episodes.js";
 import { entryRow } from "./feed.js";
@@ -17,6 +26,7 @@ import { WindowedList } from "./windowed-list.js";
 
 const PAGE_SIZE = 20;
 const STALE = 412;
+const INVALID = 400;
 const REFRESH_MS = 1000;
 // A button for each status an episode can be moved to; the service says which this user may
 // use from the episode's status (Access.movesFrom).
@@ -43,7 +53,7 @@ function fileRow(file) {
   );
 }
 
-function compositionRow(composition, stepButton) {
+function compositionRow(composition, buttons) {
   return h(
     "li",
     { dataset: { id: composition.id } },
@@ -51,7 +61,7 @@ function compositionRow(composition, stepButton) {
     ` · ${composition.layout} · version ${composition.version} · `,
     h("span", { class: `badge status-${composition.status}` }, humanize(composition.status)),
     composition.is_primary ? " · primary" : "",
-    stepButton && [" ", stepButton],
+    buttons.map((button) => [" ", button]),
   );
 }
 
@@ -78,6 +88,8 @@ export class EpisodeDetail extends LivePanel {
     this.message = byId("detail-message");
     this.followButton = byId("follow");
     this.editForm = byId("edit-form");
+    this.conflict = byId("edit-conflict");
+    this.editedFrom = null;
     this.busy = false;
     this.editedVersion = null;
     this.#buildActions();
@@ -96,7 +108,14 @@ export class EpisodeDetail extends LivePanel {
     });
     this.refreshFiles = throttle(REFRESH_MS, () => this.#loadFiles());
     this.refreshCompositions = throttle(REFRESH_MS, () => this.#loadCompositions());
+    // An event's summary leaves out fields (categories, description) the panel shows.
+    this.refreshEpisode = throttle(REFRESH_MS, () => this.#loadEpisode());
     this.followButton.addEventListener("click", () => this.#toggleFollow());
+    this.uploadForm = byId("upload-form");
+    this.uploadForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#upload();
+    });
   }
 
   topics() {
@@ -182,6 +201,7 @@ export class EpisodeDetail extends LivePanel {
     // An event older than the version a REST answer already showed would take it back.
     if (type === "episode" && this.episode && !(frame.data.episode.version < this.episode.version)) {
       this.episode = { ...this.episode, ...frame.data.episode };
+      if (action === "update") this.refreshEpisode();
       if (action === "delete") showMessage(this.message, "This episode was deleted.");
       if (action === "restore") showMessage(this.message, "");
     } else if (type === "file") {
@@ -221,6 +241,19 @@ export class EpisodeDetail extends LivePanel {
     if (this.viewerText.textContent !== text) this.viewerText.textContent = text;
   }
 
+  async #loadEpisode() {
+    const id = this.id;
+    if (!id || !this.episode) return;
+    try {
+      const episode = await get(`/api/v1/episodes/${id}/`);
+      if (id !== this.id || !this.episode || episode.version < this.episode.version) return;
+      this.episode = { ...this.episode, ...episode };
+      this.render();
+    } catch (error) {
+      showMessage(this.message, `Could not load the episode: ${error.message}`);
+    }
+  }
+
   async #loadFiles() {
     const id = this.id;
     try {
@@ -246,8 +279,22 @@ export class EpisodeDetail extends LivePanel {
   }
 
   #showCompositions(page) {
-    const row = (composition) => compositionRow(composition, this.#compositionStep(composition));
+    const buttons = (composition) => [this.#renderButton(composition), this.#compositionStep(composition)];
+    const row = (composition) => compositionRow(composition, buttons(composition).filter(Boolean));
     replaceList(this.compositions, page.results, row, page.count, "compositions");
+  }
+
+  /** Renders the composition's current version: a job, which the Jobs panel follows. */
+  #renderButton(composition) {
+    if (!this.me.may("jobs.add_job")) return null;
+    const act = async () => {
+      try {
+        await post(`/api/v1/compositions/${composition.id}/render/`);
+      } catch (error) {
+        showMessage(this.message, `Could not render ${composition.name}: ${error.message}`);
+      }
+    };
+    return h("button", { type: "button", "aria-label": `Render ${composition.name}`, onclick: act }, "Render");
   }
 
   #compositionStep(composition) {
@@ -275,6 +322,7 @@ export class EpisodeDetail extends LivePanel {
     );
     this.deleteButton = button("Delete", () => this.#delete(), { class: "quiet" });
     this.restoreButton = button("Restore", () => this.#restore());
+    byId("edit-fields").append(...episodeFields("edit"));
     byId("detail-actions").append(this.editButton, ...this.moveButtons.values(), this.deleteButton, this.restoreButton);
     this.editForm.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -298,6 +346,7 @@ export class EpisodeDetail extends LivePanel {
     this.deleteButton.hidden = !live || !this.me.may("episodes.delete_episode");
     this.restoreButton.hidden = !deleted || !this.me.may("episodes.restore_episode");
     if (!mayEdit) this.editForm.hidden = true;
+    this.uploadForm.hidden = !live || !this.me.may("episodes.add_episodefile");
     for (const control of [this.editButton, ...this.moveButtons.values(), this.deleteButton, this.restoreButton]) {
       control.disabled = this.busy;
     }
@@ -307,7 +356,7 @@ export class EpisodeDetail extends LivePanel {
    * shown): its answer (the episode, or changes to it) is shown at once, without waiting for
    * the event that follows. A change someone else made first (412) is loaded and shown
    * instead. */
-  async #change(what, work, base = this.episode.version) {
+  async #change(what, work, base = this.episode.version, refused = () => {}) {
     const id = this.id;
     this.busy = true;
     this.render();
@@ -330,6 +379,7 @@ export class EpisodeDetail extends LivePanel {
       } else {
         showMessage(this.message, `Could not ${what}: ${error.message}`);
       }
+      refused(error);
       return false;
     } finally {
       this.busy = false;
@@ -362,26 +412,74 @@ export class EpisodeDetail extends LivePanel {
   }
 
   /** The form holds the episode as it is now: saving it is a change of that version, refused
-   * if another change comes in while it is open. */
+   * if another change comes in while it is open. Only the fields changed in the form are
+   * sent, so that they can be made again on top of someone else's change. */
   #startEditing() {
     this.editedVersion = this.episode.version;
-    this.editForm.elements.title.value = this.episode.title;
-    this.editForm.elements.description.value = this.episode.description || "";
+    fillEpisodeForm(this.editForm, this.episode);
+    this.editedFrom = readEpisodeForm(this.editForm);
+    this.conflict.hidden = true;
     this.editForm.hidden = false;
     this.editForm.elements.title.focus();
   }
 
   async #save() {
-    const { title, description } = this.editForm.elements;
-    const changes = { title: title.value, description: description.value };
-    const saved = await this.#change(
-      "save the episode",
-      (url, version) => patch(url, changes, version),
-      this.editedVersion,
-    );
+    const changes = changedFields(this.editedFrom, readEpisodeForm(this.editForm));
+    const saved =
+      !Object.keys(changes).length ||
+      (await this.#change(
+        "save the episode",
+        (url, version) => patch(url, changes, version),
+        this.editedVersion,
+        (error) => this.#saveRefused(error, changes),
+      ));
     if (saved) {
       this.editForm.hidden = true;
       this.editButton.focus();
+    }
+  }
+
+  #saveRefused(error, changes) {
+    this.conflict.hidden = error.status !== STALE;
+    if (error.status === STALE) this.#showConflict(changes);
+    if (error.status === INVALID && showFieldErrors(this.editForm, error.body)) {
+      showMessage(this.message, "Could not save the episode: please correct the marked fields.");
+    }
+  }
+
+  /** Each field this user changed, as it is now and as they would have it: making theirs
+   * again is their call. */
+  #showConflict(changes) {
+    const rows = Object.entries(changes).map(([name, value]) =>
+      h(
+        "tr",
+        {},
+        h("th", { scope: "row" }, fieldLabel(name)),
+        h("td", {}, displayValue(name, this.episode[name])),
+        h("td", {}, displayValue(name, value)),
+      ),
+    );
+    const head = ["Field", "Now", "Yours"].map((text) => h("th", { scope: "col" }, text));
+    this.conflict.replaceChildren(
+      h("p", {}, "Someone else changed this episode while you edited it."),
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, ...head)),
+        h("tbody", {}, ...rows),
+      ),
+      h("button", { type: "button", onclick: () => this.#save() }, "Reapply my changes"),
+    );
+  }
+
+  async #upload() {
+    const id = this.id;
+    try {
+      await upload(`/api/v1/episodes/${id}/files/`, new FormData(this.uploadForm));
+      this.uploadForm.reset();
+      if (id === this.id) this.refreshFiles();
+    } catch (error) {
+      showMessage(this.message, `Could not upload the file: ${error.message}`);
     }
   }
 

@@ -1,7 +1,8 @@
 // Episodes: how many there are in each status (which doubles as the status filter) and the
-// list, newest first, kept current by the episode events.
+// list, newest first, kept current by the episode events. The filters are the page's query
+// string, named as the API names them, so a filtered view can be shared and survives a reload.
 
-import { get, withQuery } from "./api.js";
+import { get, post, withQuery } from "./api.js";
 import { byId, h, showMessage } from "./dom.js";
 import { humanize } from "./format.js";
 import { LivePanel } from "./live-panel.js";
@@ -10,6 +11,21 @@ import { WindowedList } from "./windowed-list.js";
 
 const PAGE_SIZE = 20;
 const REFRESH_MS = 1000;
+// The list's filters besides the status, as the API and the query string name them.
+const FILTERS = ["search", "season_number", "category", "air_date_after", "air_date_before"];
+
+function filtersFromUrl() {
+  const query = new URLSearchParams(window.location.search);
+  return Object.fromEntries(FILTERS.map((name) => [name, query.get(name) || ""]));
+}
+
+/** The filters as the query string, leaving the route (`#episode/<id>`) as it is. */
+function keepInUrl(params) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value) query.set(name, value);
+  const search = query.toString();
+  window.history.replaceState(null, "", `${window.location.pathname}${search ? `?${search}` : ""}${window.location.hash}`);
+}
 
 const newestFirst = (a, b) => Date.parse(b.created_at) - Date.parse(a.created_at) || (a.id < b.id ? 1 : -1);
 
@@ -43,9 +59,23 @@ function episodeRow(episode, row) {
 }
 
 export class EpisodesPanel extends LivePanel {
-  constructor() {
+  constructor(me) {
     super();
-    this.status = "";
+    this.me = me;
+    this.exportButton = byId("export-episodes");
+    this.exportButton.addEventListener("click", () => this.#export());
+    this.status = new URLSearchParams(window.location.search).get("status") || "";
+    this.filters = filtersFromUrl();
+    this.filterForm = byId("episode-filters");
+    for (const name of FILTERS) this.filterForm.elements[name].value = this.filters[name];
+    this.filterForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.#find(Object.fromEntries(FILTERS.map((name) => [name, this.filterForm.elements[name].value.trim()])));
+    });
+    byId("filters-clear").addEventListener("click", () => {
+      this.filterForm.reset();
+      this.#find(Object.fromEntries(FILTERS.map((name) => [name, ""])));
+    });
     this.counts = byId("status-counts");
     this.message = byId("episodes-message");
     this.countButtons = new Map();
@@ -66,7 +96,8 @@ export class EpisodesPanel extends LivePanel {
   }
 
   async fetchPage(params) {
-    const page = await get(withQuery("/api/v1/episodes/", { status: this.status, page_size: PAGE_SIZE, ...params }));
+    const query = { status: this.status, ...this.filters, page_size: PAGE_SIZE, ...params };
+    const page = await get(withQuery("/api/v1/episodes/", query));
     return { items: page.results, complete: !page.next };
   }
 
@@ -114,6 +145,13 @@ export class EpisodesPanel extends LivePanel {
   #filter(status) {
     this.status = status;
     for (const [value, button] of this.countButtons) button.setAttribute("aria-pressed", String(value === status));
+    keepInUrl({ status, ...this.filters });
+    this.reload();
+  }
+
+  #find(filters) {
+    this.filters = filters;
+    keepInUrl({ status: this.status, ...filters });
     this.reload();
   }
 
@@ -122,6 +160,11 @@ export class EpisodesPanel extends LivePanel {
     this.refreshCounts();
     const summary = frame.data.episode;
     const matches = !this.status || summary.status === this.status;
+    // Whether it matches the other filters, only the server knows.
+    if (frame.data.action !== "delete" && FILTERS.some((name) => this.filters[name])) {
+      this.refreshList();
+      return;
+    }
     const known = this.rows.get(summary.id);
     const { action } = frame.data;
     if (action === "delete" || !matches) {
@@ -135,7 +178,20 @@ export class EpisodesPanel extends LivePanel {
     }
   }
 
+  /** The episodes the list shows, as an `episodes_export` job: it then shows among the jobs. */
+  async #export() {
+    const filters = Object.fromEntries(
+      Object.entries({ status: this.status, ...this.filters }).filter(([, value]) => value),
+    );
+    try {
+      await post("/api/v1/jobs/", { job_type: "episodes_export", payload: { filters } });
+    } catch (error) {
+      showMessage(this.message, `Could not start the export: ${error.message}`);
+    }
+  }
+
   render() {
+    this.exportButton.hidden = !this.me.may("jobs.add_job");
     this.rows.render();
   }
 }

@@ -9,6 +9,7 @@ import { EpisodesPanel } from "./episodes.js";
 import { ActivityFeed } from "./feed.js";
 import { FrameBatcher } from "./frames.js";
 import { JobsPanel } from "./jobs.js";
+import { NewEpisode } from "./new-episode.js";
 import { NotificationBell } from "./notifications.js";
 import { showConnectionState } from "./status.js";
 
@@ -28,7 +29,8 @@ const detail = new EpisodeDetail({
   unsubscribe: (topics) => live.unsubscribe(topics),
 });
 const bell = new NotificationBell();
-const panels = [new EpisodesPanel(), detail, new JobsPanel(me), new ActivityFeed(), bell];
+const newEpisode = new NewEpisode(me);
+const panels = [new EpisodesPanel(me), detail, new JobsPanel(me), new ActivityFeed(), bell];
 
 const batcher = new FrameBatcher((frames) => {
   for (const frame of frames) for (const panel of panels) panel.receive(frame);
@@ -46,6 +48,7 @@ async function reloadAccess() {
   for (const [section, permission] of Object.entries(READS)) byId(section).hidden = !me.may(permission);
   byId("no-role").hidden = Object.values(READS).some((permission) => me.may(permission));
   for (const panel of panels) panel.render();
+  newEpisode.render();
 }
 
 let loaded = false;
@@ -75,7 +78,11 @@ const live = new LiveConnection({
   onSubscribed: (data) => detail.viewersFromAck(data),
   onFresh: reloadAll,
   onResync: reloadAll,
-  onResumed: () => bell.reload(),
+  // Notifications are not replayed; the open episode's fields the replayed events leave out.
+  onResumed: () => {
+    bell.reload();
+    detail.refreshEpisode();
+  },
 });
 
 function route() {

@@ -1,0 +1,180 @@
+"""Working on episodes from the dashboard in headless Chromium: creating one, editing its
+fields, a change made elsewhere showing in the open episode, two pages editing one episode,
+what a viewer is not offered, and the list's filters surviving a reload."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import test_dashboard_browser as dashboard
+from tests.test_dashboard_browser import unique
+
+# The dashboard tests' service, browser and logged-in users, started once for this module.
+service = dashboard.service
+browser = dashboard.browser
+sessions = dashboard.sessions
+open_dashboard = dashboard.open_dashboard
+_patient_expectations = dashboard._patient_expectations
+
+pytestmark = pytest.mark.server
+
+
+def edit(page: Page, **values: str) -> None:
+    page.locator("#detail-actions").get_by_role("button", name="Edit").click()
+    form = page.locator("#edit-form")
+    for name, value in values.items():
+        form.locator(f'[name="{name}"]').fill(value)
+
+
+def test_an_editor_creates_an_episode_and_edits_its_title_and_categories(open_dashboard, service):
+    page = open_dashboard("editor")
+    page.get_by_role("button", name="New episode").click()
+    form = page.locator("#new-episode-form")
+    form.locator('[name="season_number"]').fill("0")
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator("#new-title-error")).not_to_be_empty()
+    expect(form.locator("#new-season-number-error")).to_contain_text("1")
+
+    title = unique("Made on the page")
+    form.locator('[name="title"]').fill(title)
+    form.locator('[name="season_number"]').fill("2")
+    form.locator('[name="categories"]').fill("drama, pilot")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("#detail-title")).to_have_text(title)
+    expect(page).to_have_url(re.compile(r"#episode/[0-9a-f-]{36}$"))
+    episode_id = page.url.rsplit("/", 1)[1]
+
+    edit(page, title=f"{title} (edited)", categories="drama, finale")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#detail-title")).to_have_text(f"{title} (edited)")
+    expect(page.locator("#detail-fields")).to_contain_text("drama, finale")
+    episode = service.api("editor", "GET", f"/api/v1/episodes/{episode_id}/")
+    assert (episode["title"], episode["categories"], episode["season_number"]) == (
+        f"{title} (edited)",
+        ["drama", "finale"],
+        2,
+    )
+
+
+def test_a_viewer_is_offered_no_new_episode_save_or_move(open_dashboard, service):
+    episode = service.create_episode("director", unique("Looked at"))
+    page = open_dashboard("viewer", path=f"#episode/{episode['id']}")
+    expect(page.locator("#standing")).to_have_text(" (viewer)")
+    expect(page.locator("#detail-fields")).to_contain_text("draft")
+    for name in ("New episode", "Save", "Edit", "Submit for review"):
+        expect(page.get_by_role("button", name=name)).to_have_count(0)
+    expect(page.locator("#upload-form")).to_be_hidden()
+    expect(page.get_by_role("button", name="Export these episodes")).to_have_count(0)
+
+
+def test_a_change_made_elsewhere_shows_in_the_open_episode_within_two_seconds(
+    open_dashboard, service
+):
+    episode = service.create_episode("director", unique("Watched"))
+    page = open_dashboard("viewer", path=f"#episode/{episode['id']}")
+    fields = page.locator("#detail-fields")
+    expect(fields).to_contain_text("draft")
+
+    service.api(
+        "director",
+        "PATCH",
+        f"/api/v1/episodes/{episode['id']}/",
+        {"categories": ["news", "live"], "description": "Told elsewhere"},
+    )
+    expect(fields).to_contain_text("news, live", timeout=2000)
+    expect(fields).to_contain_text("Told elsewhere", timeout=2000)
+
+
+def test_the_second_of_two_pages_saving_one_episode_is_shown_the_conflict(open_dashboard, service):
+    title = unique("Contested twice")
+    episode = service.create_episode("director", title)
+    path = f"#episode/{episode['id']}"
+    first, second = open_dashboard("editor", path=path), open_dashboard("approver", path=path)
+    for page in (first, second):
+        expect(page.locator("#detail-title")).to_have_text(title)
+    edit(first, categories="first")
+    edit(second, categories="second", description="From the second page")
+
+    first.get_by_role("button", name="Save").click()
+    expect(first.locator("#detail-fields")).to_contain_text("first")
+    second.get_by_role("button", name="Save").click()
+
+    conflict = second.locator("#edit-conflict")
+    expect(conflict).to_contain_text("Someone else changed this episode")
+    expect(conflict.locator("tr", has_text="Categories")).to_contain_text(
+        re.compile("first.*second")
+    )
+    url = f"/api/v1/episodes/{episode['id']}/"
+    assert service.api("director", "GET", url)["categories"] == ["first"]
+
+    conflict.get_by_role("button", name="Reapply my changes").click()
+    expect(second.locator("#detail-fields")).to_contain_text("From the second page")
+    after = service.api("director", "GET", url)
+    assert (after["categories"], after["description"]) == (["second"], "From the second page")
+
+
+def test_the_episode_filters_are_kept_in_the_address_survive_a_reload_and_export(
+    open_dashboard, service
+):
+    category = unique("rare").replace(" ", "-")
+    match = service.api(
+        "director",
+        "POST",
+        "/api/v1/episodes/",
+        {
+            "title": unique("Filtered in"),
+            "season_number": 7,
+            "categories": [category],
+            "air_date": "2027-03-10",
+        },
+    )
+    service.api(
+        "director",
+        "POST",
+        "/api/v1/episodes/",
+        {
+            "title": unique("Filtered out"),
+            "season_number": 7,
+            "categories": [category],
+            "air_date": "2027-05-01",
+        },
+    )
+    page = open_dashboard("editor")
+    filters = page.locator("#episode-filters")
+    filters.locator('[name="category"]').fill(category)
+    filters.locator('[name="season_number"]').fill("7")
+    filters.locator('[name="air_date_after"]').fill("2027-03-01")
+    filters.locator('[name="air_date_before"]').fill("2027-03-31")
+    filters.get_by_role("button", name="Find").click()
+    rows = page.locator("#episode-list > li")
+    expect(rows).to_have_count(1)
+    expect(page).to_have_url(re.compile(f"category={category}"))
+
+    page.reload()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-id", match["id"])
+    expect(filters.locator('[name="air_date_before"]')).to_have_value("2027-03-31")
+
+    page.get_by_role("button", name="Export these episodes").click()
+    expect(page.locator("#job-list")).to_contain_text("episodes_export")
+    jobs = service.api("editor", "GET", "/api/v1/jobs/?job_type=episodes_export")["results"]
+    wanted = {
+        "category": category,
+        "season_number": "7",
+        "air_date_after": "2027-03-01",
+        "air_date_before": "2027-03-31",
+    }
+    assert wanted in [job["payload"]["filters"] for job in jobs]
+
+
+def test_an_editor_uploads_a_file_to_the_open_episode(open_dashboard, service):
+    episode = service.create_episode("director", unique("With rushes"))
+    page = open_dashboard("editor", path=f"#episode/{episode['id']}")
+    page.get_by_label("Add a file").set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Scene one.\n"}
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#detail-files")).to_contain_text("notes.txt")
+    files = service.api("editor", "GET", f"/api/v1/episodes/{episode['id']}/files/")
+    assert [file["original_name"] for file in files["results"]] == ["notes.txt"]
