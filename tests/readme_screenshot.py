@@ -43,7 +43,7 @@ def _photograph(base_url: str) -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         log_in(page, base_url, "carol", PASSWORD)
         expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-        page.get_by_role("link", name="The Night Ferry").click()
+        page.get_by_role("link", name="The Night Ferry", exact=True).click()
         detail = page.locator("#episode-detail")
         expect(detail.get_by_role("heading", name="The Night Ferry")).to_be_visible()
         page.wait_for_load_state("networkidle")

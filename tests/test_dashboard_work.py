@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests import test_dashboard_browser as dashboard
 from tests.test_dashboard_browser import unique
+from tests.test_files_api import png
 
 # The dashboard tests' service, browser and logged-in users, started once for this module.
 service = dashboard.service
@@ -178,3 +179,35 @@ def test_an_editor_uploads_a_file_to_the_open_episode(open_dashboard, service):
     expect(page.locator("#detail-files")).to_contain_text("notes.txt")
     files = service.api("editor", "GET", f"/api/v1/episodes/{episode['id']}/files/")
     assert [file["original_name"] for file in files["results"]] == ["notes.txt"]
+
+
+def test_an_editor_renders_a_composition_from_the_open_episode(open_dashboard, service):
+    episode = service.create_episode("director", unique("Thumbnailed"))
+    page = open_dashboard("editor", path=f"#episode/{episode['id']}")
+    for name in ("left.png", "right.png"):
+        page.get_by_label("Add a file").set_input_files(
+            {"name": name, "mimeType": "image/png", "buffer": png(640, 360)}
+        )
+        page.get_by_role("button", name="Upload").click()
+        expect(page.locator("#detail-files")).to_contain_text(name)
+    files = service.api("editor", "GET", f"/api/v1/episodes/{episode['id']}/files/")
+    composition = service.api(
+        "editor",
+        "POST",
+        "/api/v1/compositions/",
+        {
+            "episode": episode["id"],
+            "name": "Main thumbnail",
+            "layout": "split",
+            "assets": [file["id"] for file in reversed(files["results"])],
+            "formats": ["youtube"],
+        },
+    )
+    page.reload()
+
+    row = page.locator(f'li[data-id="{composition["id"]}"]')
+    expect(row).not_to_contain_text("object")
+    row.get_by_role("button", name="Render Main thumbnail").click()
+    expect(page.locator("#job-list")).to_contain_text("thumbnail_render")
+    jobs = service.api("editor", "GET", "/api/v1/jobs/?job_type=thumbnail_render")
+    assert [job["payload"]["composition_id"] for job in jobs["results"]] == [composition["id"]]

@@ -61,7 +61,7 @@ function compositionRow(composition, buttons) {
     ` · ${composition.layout} · version ${composition.version} · `,
     h("span", { class: `badge status-${composition.status}` }, humanize(composition.status)),
     composition.is_primary ? " · primary" : "",
-    buttons.map((button) => [" ", button]),
+    buttons.flatMap((button) => [" ", button]),
   );
 }
 
