@@ -7,64 +7,19 @@ share the work safely: one at a time holds the cursor. It needs no job worker, s
 run with `--no-worker` make notifications too.
 """
 
-import logging
-import threading
-
 from django.conf import settings
-from django.db import close_old_connections, connection
 
-from activity import events
-from activity.models import ActivityLog
+from activity.log_follower import LogFollower
 from activity.notifications import services
 
-logger = logging.getLogger(__name__)
 
-# Woken by a commit, the notifier waits this long first: the commits of a burst become one
-# pass, and the pass runs after the server has sent the commit's live events, not on the
-# interpreter's lock beside them (in a fan-out to 1,000 sockets, p99 +20% otherwise).
-SETTLE_SECONDS = 0.1
+class Notifier(LogFollower):
+    thread_name = "notifier"
+    makes = "notifications"
+    batch_size = services.BATCH_SIZE
 
-
-class Notifier(events.Listener):
-    def __init__(self, *, poll_seconds: float) -> None:
-        self.poll_seconds = poll_seconds
-        self._due = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
-
-    def start(self) -> None:
-        events.plug(self)
-        self._thread.start()
-
-    def stop(self) -> None:
-        events.unplug(self)
-        self._stopping.set()
-        self._due.set()
-        self._thread.join()
-
-    def activity_committed(self, entry: ActivityLog) -> None:
-        self.activity_arrived()
-
-    def activity_arrived(self) -> None:
-        self._due.set()
-
-    def _run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self._due.clear()
-                self._deliver()
-                if self._due.wait(self.poll_seconds):
-                    self._stopping.wait(SETTLE_SECONDS)
-        finally:
-            connection.close()
-
-    def _deliver(self) -> None:
-        close_old_connections()
-        try:
-            while services.deliver_pending() == services.BATCH_SIZE:
-                pass
-        except Exception as exc:
-            logger.warning("could not make notifications (%s); trying again later", exc)
+    def follow(self) -> int:
+        return services.deliver_pending()
 
 
 _notifier: Notifier | None = None

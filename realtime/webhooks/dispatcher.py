@@ -6,62 +6,19 @@ activity committed by other processes. Dispatchers in many processes share the w
 one at a time holds the cursor.
 """
 
-import logging
-import threading
-
 from django.conf import settings
-from django.db import close_old_connections, connection
 
-from activity import events
-from activity.models import ActivityLog
+from activity.log_follower import LogFollower
 from realtime.webhooks import services
 
-logger = logging.getLogger(__name__)
 
-# Woken by a commit, wait this long first, so that the commits of a burst become one pass.
-SETTLE_SECONDS = 0.1
+class Dispatcher(LogFollower):
+    thread_name = "webhooks"
+    makes = "webhook deliveries"
+    batch_size = services.BATCH_SIZE
 
-
-class Dispatcher(events.Listener):
-    def __init__(self, *, poll_seconds: float) -> None:
-        self.poll_seconds = poll_seconds
-        self._due = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
-
-    def start(self) -> None:
-        events.plug(self)
-        self._thread.start()
-
-    def stop(self) -> None:
-        events.unplug(self)
-        self._stopping.set()
-        self._due.set()
-        self._thread.join()
-
-    def activity_committed(self, entry: ActivityLog) -> None:
-        self._due.set()
-
-    def activity_arrived(self) -> None:
-        self._due.set()
-
-    def _run(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self._due.clear()
-                self._dispatch()
-                if self._due.wait(self.poll_seconds):
-                    self._stopping.wait(SETTLE_SECONDS)
-        finally:
-            connection.close()
-
-    def _dispatch(self) -> None:
-        close_old_connections()
-        try:
-            while services.dispatch_pending() == services.BATCH_SIZE:
-                pass
-        except Exception as exc:
-            logger.warning("could not make webhook deliveries (%s); trying again later", exc)
+    def follow(self) -> int:
+        return services.dispatch_pending()
 
 
 _dispatcher: Dispatcher | None = None
