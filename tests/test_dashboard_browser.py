@@ -352,6 +352,42 @@ def test_after_a_dropped_connection_the_missed_events_arrive_once(open_dashboard
     assert set(seen_before) <= set(ids)
 
 
+def test_a_feed_that_could_not_load_while_the_server_was_down_loads_once_back(
+    browser, sessions, service
+):
+    context = browser.new_context(storage_state=sessions["editor"])
+    held = []
+    # The feed's first load is kept in flight until the server has stopped, as when the
+    # service goes away just after the socket connected.
+    context.route(
+        "**/api/v1/activities/?*",
+        lambda route: held.append(route) if not held else route.continue_(),
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{service.server.http}/dashboard/")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        for _ in range(300):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the feed never asked for its first page"
+        title = unique("Missed")
+        with service.down():
+            held[0].continue_()
+            expect(page.locator("#activity-message")).to_contain_text("Could not load")
+            manage(service.database.env, "shell", "-c", CHANGES_WHILE_DOWN.format(title=title))
+
+        expect(page.locator("#connection")).to_have_attribute(
+            "data-state", "connected", timeout=45_000
+        )
+        entries = page.locator("#activity-list > li", has_text=title)
+        expect(entries).to_have_count(2, timeout=30_000)
+        expect(page.locator("#activity-message")).to_be_empty()
+    finally:
+        context.close()
+
+
 def test_going_offline_shows_and_coming_back_reconnects(open_dashboard):
     page = open_dashboard()
     page.context.set_offline(True)

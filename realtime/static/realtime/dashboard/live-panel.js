@@ -7,6 +7,9 @@ export class LivePanel {
   constructor() {
     this.held = null;
     this.ticket = 0;
+    // The last load failed (the service was away, say): the panel shows no snapshot that
+    // live events could be applied to, so it loads again once the connection is back.
+    this.loadFailed = false;
   }
 
   async reload() {
@@ -14,9 +17,15 @@ export class LivePanel {
     this.held ??= [];
     try {
       const snapshot = await this.load();
-      if (ticket === this.ticket) this.show(snapshot);
+      if (ticket === this.ticket) {
+        this.loadFailed = false;
+        this.show(snapshot);
+      }
     } catch (error) {
-      if (ticket === this.ticket) this.failed(error);
+      if (ticket === this.ticket) {
+        this.loadFailed = true;
+        this.failed(error);
+      }
     } finally {
       if (ticket === this.ticket) {
         const held = this.held;

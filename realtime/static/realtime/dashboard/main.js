@@ -38,12 +38,15 @@ const batcher = new FrameBatcher((frames) => {
 });
 
 /** What the user may do, asked again with every full reload: a role may have changed. */
+let accessKnown = false;
 async function reloadAccess() {
   try {
     await me.reload();
   } catch {
+    accessKnown = false;
     return; // The panels' own loads say what is failing; the page offers what it offered.
   }
+  accessKnown = true;
   standing.textContent = ` (${me.describe()})`;
   for (const [section, permission] of Object.entries(READS)) byId(section).hidden = !me.may(permission);
   byId("no-role").hidden = Object.values(READS).some((permission) => me.may(permission));
@@ -78,10 +81,13 @@ const live = new LiveConnection({
   onSubscribed: (data) => detail.viewersFromAck(data),
   onFresh: reloadAll,
   onResync: reloadAll,
-  // Notifications are not replayed; the open episode's fields the replayed events leave out.
+  // Notifications are not replayed; the open episode's fields the replayed events leave out;
+  // and whatever could not load while the service was away has nothing to replay onto.
   onResumed: () => {
+    if (!accessKnown) reloadAccess();
     bell.reload();
     detail.refreshEpisode();
+    for (const panel of panels) if (panel.loadFailed && panel !== bell) panel.reload();
   },
 });
 
