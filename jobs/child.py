@@ -27,6 +27,10 @@ class _Pipe:
     Every message says whether activity committed since the last one. Each commit of the
     loop (a claim, or an answer with the next claim) is at once followed by a message, so
     its wake-up travels free; a handler's own commits are flushed within a tick.
+
+    Messages: ("busy", running) after a claim on its own; ("finished", job id, status, job
+    type, seconds, running or None) after an answer; ("event", event); ("committed",).
+    `running` is (job id, attempt, timeout in seconds).
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -87,7 +91,7 @@ def _loop(
                 if _stop_requested(conn, wait=poll_seconds):
                     return
                 continue
-        pipe.send("busy", str(job.pk), job.attempts, job.timeout_seconds)
+            pipe.send("busy", _running(job))
         started = time.monotonic()
         outcome = execution.run(job)
         stopping = _stop_requested(conn, wait=0)
@@ -98,10 +102,18 @@ def _loop(
                 status, claimed = services.answer_then_claim(
                     partial(execution.answer, job, outcome), worker_id=worker_id, queues=queues
                 )
-        pipe.send("idle", str(job.pk), status, job.job_type, time.monotonic() - started)
+        # How the attempt ended and what runs next, in one message: one a job, not two.
+        next_job = None if claimed is None else _running(claimed)
+        seconds = time.monotonic() - started
+        pipe.send("finished", str(job.pk), status, job.job_type, seconds, next_job)
         if stopping:
             return
         job = claimed
+
+
+def _running(job: Any) -> tuple[str, int, int]:
+    """What the supervisor needs of a job it is told runs now: id, attempt, timeout."""
+    return str(job.pk), job.attempts, job.timeout_seconds
 
 
 def _stop_requested(conn: Connection, *, wait: float) -> bool:

@@ -63,24 +63,19 @@ def enqueue(
 
 def claim(*, worker_id: str, queues: list[str]) -> Job | None:
     """Take the next due job for this worker; other workers skip the row while we hold it."""
+    return _claim(worker_id=worker_id, queues=queues, savepoint=False)
+
+
+def _claim(*, worker_id: str, queues: list[str], savepoint: bool) -> Job | None:
     now = timezone.now()
     # Within a caller's transaction it commits with it: `answer_then_claim` guards it.
     with transaction.atomic(savepoint=False):
-        job = statements.next_due(queues, now)
+        job = statements.claim(queues, now, worker_id, savepoint=savepoint)
         if job is None:
             return None
         with context.acting(replace(context.current(), request_id=f"job:{job.pk}")):
-            _apply(
-                job,
-                {},  # the row is ours: locked on PostgreSQL, the one writer on SQLite
-                status=JobStatus.RUNNING,
-                attempts=job.attempts + 1,
-                worker_id=worker_id,
-                heartbeat_at=now,
-                started_at=job.started_at or now,
-                progress=0,
-                progress_message="",
-            )
+            previous = activity_services.snapshot_before_save(job)
+            _record(job, previous, statements.running(job, worker_id, now))
     return job
 
 
@@ -96,10 +91,15 @@ def _apply(job: Job, guard: dict[str, Any], **changes: Any) -> bool:
     with transaction.atomic(savepoint=False):
         if not statements.update(job, changes, guard):
             return False
-        for name, value in changes.items():
-            setattr(job, name, value)
-        activity_services.record_save(job, previous=previous)
+        _record(job, previous, changes)
     return True
+
+
+def _record(job: Job, previous: dict[str, Any] | None, changes: dict[str, Any]) -> None:
+    """The job in memory as its row now is, and the change in the activity log."""
+    for name, value in changes.items():
+        setattr(job, name, value)
+    activity_services.record_save(job, previous=previous)
 
 
 def answer_then_claim(
@@ -114,10 +114,10 @@ def answer_then_claim(
     with transaction.atomic():
         status = answer()
         try:
-            with transaction.atomic():  # a savepoint: the answer outlives a failed claim
-                return status, claim(worker_id=worker_id, queues=queues)
+            return status, _claim(worker_id=worker_id, queues=queues, savepoint=True)
         except Exception:
             logger.exception("could not claim a job after answering for the last one")
+            statements.undo_claim()
             return status, None
 
 

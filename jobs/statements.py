@@ -8,11 +8,11 @@ field's own `get_db_prep_*`, so they are stored exactly as the ORM would store t
 from functools import cache
 from typing import Any, cast
 
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 
-from jobs.models import WAITING, Job
+from jobs.models import WAITING, Job, JobStatus
 
 _FIELD_NAMES = [f.attname for f in Job._meta.concrete_fields]
 # By name and by attname; `get_field` is typed to return reverse relations too.
@@ -26,10 +26,79 @@ def _column(name: str) -> str:
     return connection.ops.quote_name(cast(str, _FIELDS[name].column))
 
 
+# Taken while a worker answers for its last job in the same transaction: a failed claim is
+# undone to here, and the answer still commits.
+_CLAIM_SAVEPOINT = "job_claim"
+
+
+def running(job: Job, worker_id: str, now) -> dict[str, Any]:
+    """What claiming `job` (as loaded) writes to it; `_claim_sql` writes the same in SQL."""
+    return {
+        "status": JobStatus.RUNNING,
+        "attempts": job.attempts + 1,
+        "worker_id": worker_id,
+        "heartbeat_at": now,
+        "started_at": job.started_at or now,
+        "progress": 0,
+        "progress_message": "",
+    }
+
+
+def claim(queues: list[str], now, worker_id: str, *, savepoint: bool) -> Job | None:
+    """Take the next due job of these queues and mark it `running`; the job as it was
+    before, for the caller to record the change. With `savepoint`, `undo_claim` can take
+    the claim back without the rest of the transaction.
+
+    PostgreSQL takes, marks and returns the row in one statement, after the savepoint in the
+    same round trip: a worker claims once a job, and each round trip costs both sides CPU.
+    """
+    if connection.vendor != "postgresql":
+        if savepoint:
+            _execute(f"SAVEPOINT {_CLAIM_SAVEPOINT}", [])
+        job = _next_due(queues, now)
+        if job is not None:
+            update(job, running(job, worker_id, now), {})
+        return job
+    at = _FIELDS["heartbeat_at"].get_db_prep_value(now, connection)
+    params = [JobStatus.RUNNING, worker_id, at, at, *WAITING, *queues, at]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(len(queues), savepoint), params)
+        if savepoint:
+            cursor.nextset()
+        return _job(cursor.fetchone())
+
+
+def undo_claim() -> None:
+    """Take back a claim made with `savepoint` that failed before it was recorded; the
+    caller's transaction goes on (a failed statement had aborted it on PostgreSQL)."""
+    # Django marked the transaction as failed; it is usable again once back at the savepoint.
+    transaction.set_rollback(False)
+    try:
+        _execute(f"ROLLBACK TO SAVEPOINT {_CLAIM_SAVEPOINT}", [])
+    except Exception:
+        transaction.set_rollback(True)
+        raise
+
+
 @cache
-def _next_due_sql(vendor: str, queue_count: int) -> str:
+def _claim_sql(queue_count: int, savepoint: bool) -> str:
     table = connection.ops.quote_name(Job._meta.db_table)
-    columns = ", ".join(_column(f.name) for f in Job._meta.concrete_fields)
+    returned = ", ".join(f"due.{_column(f.name)}" for f in Job._meta.concrete_fields)
+    # The row as it was comes back from the subquery, which reads it before the UPDATE.
+    update = (
+        f"UPDATE {table} SET {_column('status')} = %s, "  # noqa: S608 - identifiers
+        f"{_column('attempts')} = due.{_column('attempts')} + 1, {_column('worker_id')} = %s, "
+        f"{_column('heartbeat_at')} = %s, "
+        f"{_column('started_at')} = COALESCE(due.{_column('started_at')}, %s), "
+        f"{_column('progress')} = 0, {_column('progress_message')} = '' "
+        f"FROM ({_due_sql('postgresql', queue_count, '*')}) AS due "
+        f"WHERE {table}.{_column('id')} = due.{_column('id')} RETURNING {returned}"
+    )
+    return f"SAVEPOINT {_CLAIM_SAVEPOINT}; {update}" if savepoint else update
+
+
+def _due_sql(vendor: str, queue_count: int, columns: str) -> str:
+    table = connection.ops.quote_name(Job._meta.db_table)
     statuses = ", ".join(["%s"] * len(WAITING))
     queues = ", ".join(["%s"] * queue_count)
     # SQLite has no row locks: its IMMEDIATE transactions let one writer claim at a time.
@@ -42,13 +111,21 @@ def _next_due_sql(vendor: str, queue_count: int) -> str:
     )
 
 
-def next_due(queues: list[str], now) -> Job | None:
-    """The next job a worker of these queues should run, locked for this transaction."""
+@cache
+def _next_due_sql(vendor: str, queue_count: int) -> str:
+    columns = ", ".join(_column(f.name) for f in Job._meta.concrete_fields)
+    return _due_sql(vendor, queue_count, columns)
+
+
+def _next_due(queues: list[str], now) -> Job | None:
     run_after = Job._meta.get_field("run_after").get_db_prep_value(now, connection)
     params = [*WAITING, *queues, run_after]
     with connection.cursor() as cursor:
         cursor.execute(_next_due_sql(connection.vendor, len(queues)), params)
-        row = cursor.fetchone()
+        return _job(cursor.fetchone())
+
+
+def _job(row: tuple | None) -> Job | None:
     if row is None:
         return None
     # As `Job.objects.raw()` would load it, without working out again for every claim which
@@ -56,6 +133,11 @@ def next_due(queues: list[str], now) -> Job | None:
     columns = _columns(connections[connection.alias])
     values = [_from_db(value, column) for value, column in zip(row, columns, strict=True)]
     return Job.from_db(connection.alias, _FIELD_NAMES, values)
+
+
+def _execute(sql: str, params: list) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 @cache

@@ -50,7 +50,7 @@ class _Slot:
     running: tuple[str, int, float] | None = None
     idle: bool = True
     # A wake-up came while it looked busy: it may have claimed, found nothing and gone to
-    # sleep before its "idle" reached us, so it is woken again once that arrives.
+    # sleep before its "finished" reached us, so it is woken again once that arrives.
     woken_while_busy: bool = False
     spawned_at: float = field(default_factory=time.monotonic)
 
@@ -205,17 +205,28 @@ class Supervisor:
             (event,) = details
             events.event_relayed(event)
         elif kind == "busy":
-            job_id, attempt, timeout_seconds = details
-            slot.running = (job_id, attempt, time.monotonic() + timeout_seconds)
-            slot.idle = False
-        elif kind == "idle":
-            _job_id, status, job_type, seconds = details
+            (running,) = details
+            self._running(slot, running)
+        elif kind == "finished":
+            _job_id, status, job_type, seconds, next_job = details
+            job_attempts.attempt_finished(job_type, status, seconds)
+            if next_job is not None:
+                # It claimed its next job as it answered: any job a wake-up meant is one
+                # it will see when it next claims.
+                self._running(slot, next_job)
+                slot.woken_while_busy = False
+                return
             slot.running = None
             slot.idle = True
-            job_attempts.attempt_finished(job_type, status, seconds)
             if slot.woken_while_busy:
                 slot.woken_while_busy = False
                 self._send(slot, "wake")
+
+    @staticmethod
+    def _running(slot: _Slot, running: tuple[str, int, int]) -> None:
+        job_id, attempt, timeout_seconds = running
+        slot.running = (job_id, attempt, time.monotonic() + timeout_seconds)
+        slot.idle = False
 
     def _replace(self, slot: _Slot) -> None:
         self._receive(slot)

@@ -34,6 +34,7 @@ def diagnostic(*, seconds: float = 0, steps: int = 1, fail_attempts: int = 0) ->
         raise RuntimeError(f"failing attempt {attempt} of the first {fail_attempts}, as asked")
     for step in range(1, steps + 1):
         runtime.stop_if_cancelled()
-        time.sleep(seconds / steps)
+        if seconds:
+            time.sleep(seconds / steps)
         runtime.report_progress(100 * step // steps, f"step {step} of {steps}")
     return {"attempt": attempt, "seconds": seconds, "steps": steps}

@@ -431,7 +431,35 @@ def test_a_stop_request_during_a_job_is_honoured_before_the_next_claim():
 
     told = []
     while supervisor_end.poll():
-        told.append(supervisor_end.recv()[1:3])
-    assert told == [("busy", str(first.pk)), ("idle", str(first.pk))]
+        told.append(supervisor_end.recv()[1:])
+    assert [kind for kind, *_ in told] == ["busy", "finished"]
+    assert told[0][1][0] == told[1][1] == str(first.pk)
+    assert told[1][-1] is None  # no next job: it stopped before claiming one
     assert Job.objects.get(pk=first.pk).status == JobStatus.COMPLETED
     assert Job.objects.get(pk=second.pk).status == JobStatus.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("answering", [False, True], ids=["alone", "with-an-answer"])
+def test_a_claim_leaves_the_job_in_memory_as_its_row_is_and_logs_what_changed(answering):
+    job = enqueue("tests_always_fails")
+    first_start = services.claim(worker_id="earlier-worker", queues=["default"]).started_at
+    Job.objects.filter(pk=job.pk).update(
+        status=JobStatus.RETRY_SCHEDULED, run_after=timezone.now(), progress=40
+    )
+
+    if answering:
+        _, claimed = services.answer_then_claim(lambda: None, worker_id=WORKER, queues=["default"])
+    else:
+        claimed = services.claim(worker_id=WORKER, queues=["default"])
+
+    stored = Job.objects.get(pk=job.pk)
+    fields = [f.attname for f in Job._meta.concrete_fields]
+    assert {f: getattr(claimed, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+    assert (stored.status, stored.attempts, stored.worker_id) == ("running", 2, WORKER)
+    assert stored.started_at == first_start  # the first attempt's start is kept
+    assert stored.progress == 0
+    start = ActivityLog.objects.filter(resource_id=str(job.pk), action="start").latest("id")
+    assert start.changes["status"] == ["retry_scheduled", "running"]
+    assert start.changes["attempts"] == [1, 2]
+    assert start.changes["worker_id"] == ["earlier-worker", WORKER]
