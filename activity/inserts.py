@@ -32,13 +32,13 @@ class TransactionLost(DatabaseError):
 
 
 @cache
-def _insert_sql(alias: str) -> str:
+def _insert_sql(alias: str, rows: int) -> str:
     ops = connections[alias].ops
     table = ops.quote_name(ActivityLog._meta.db_table)
     columns = ", ".join(ops.quote_name(_column(f)) for f in _FIELDS)
-    placeholders = ", ".join(["%s"] * len(_FIELDS))
+    values = ", ".join([f"({', '.join(['%s'] * len(_FIELDS))})"] * rows)
     pk = ops.quote_name(_column(ActivityLog._meta.pk))
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING {pk}"  # noqa: S608
+    return f"INSERT INTO {table} ({columns}) VALUES {values} RETURNING {pk}"  # noqa: S608
 
 
 def _column(field: Field) -> str:
@@ -46,26 +46,33 @@ def _column(field: Field) -> str:
     return cast(str, field.column)
 
 
-def insert(entry: ActivityLog, using: str = "default") -> ActivityLog:
-    """Write `entry`; on failure raise with the caller's transaction intact."""
+def insert(entries: list[ActivityLog], using: str = "default") -> None:
+    """Write `entries`, in this order, with one statement; on failure raise with the
+    caller's transaction intact."""
     connection = connections[using]
-    params = [f.get_db_prep_save(f.pre_save(entry, True), connection) for f in _FIELDS]
+    params = [
+        f.get_db_prep_save(f.pre_save(entry, True), connection)
+        for entry in entries
+        for f in _FIELDS
+    ]
+    sql = _insert_sql(using, len(entries))
     if connection.vendor == "postgresql":
-        entry.pk = _insert_postgresql(connection, params, using)
+        ids = _insert_postgresql(connection, sql, params, using)
     else:
-        entry.pk = _insert_sqlite(connection, params, using)
-    entry._state.adding = False
-    entry._state.db = using
-    return entry
+        ids = _insert_sqlite(connection, sql, params, using)
+    # Both databases draw the ids in the order of the rows; RETURNING need not list them so.
+    for entry, pk in zip(entries, sorted(ids), strict=True):
+        entry.pk = pk
+        entry._state.adding = False
+        entry._state.db = using
 
 
-def _insert_postgresql(connection, params: list, using: str) -> int:
+def _insert_postgresql(connection, insert_sql: str, params: list, using: str) -> list[int]:
     """Savepoint and insert in one round trip."""
-    insert_sql = _insert_sql(using)
     if transaction.get_autocommit(using):
         with connection.cursor() as cursor:
             cursor.execute(insert_sql, params)
-            return cursor.fetchone()[0]
+            return [row[0] for row in cursor.fetchall()]
     with connection.cursor() as cursor:
         try:
             cursor.execute(
@@ -75,7 +82,7 @@ def _insert_postgresql(connection, params: list, using: str) -> int:
             _roll_back_savepoint(cursor, using)
             raise
         cursor.nextset()
-        return cursor.fetchone()[0]
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _roll_back_savepoint(cursor, using: str) -> None:
@@ -87,13 +94,13 @@ def _roll_back_savepoint(cursor, using: str) -> None:
         raise TransactionLost(str(exc)) from exc
 
 
-def _insert_sqlite(connection, params: list, using: str) -> int:
+def _insert_sqlite(connection, insert_sql: str, params: list, using: str) -> list[int]:
     with connection.cursor() as cursor:
         try:
-            cursor.execute(_insert_sql(using), params)
+            cursor.execute(insert_sql, params)
         except DatabaseError as exc:
             if not transaction.get_autocommit(using) and not connection.connection.in_transaction:
                 transaction.set_rollback(True, using)
                 raise TransactionLost(str(exc)) from exc
             raise
-        return cursor.fetchone()[0]
+        return [row[0] for row in cursor.fetchall()]

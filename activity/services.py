@@ -1,6 +1,9 @@
 """Writing the activity log. Recording must never break the change being recorded."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -16,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 _ENCODER = DjangoJSONEncoder()
+# The rows `written_together` holds back, when one is open.
+_held: ContextVar[list[ActivityLog] | None] = ContextVar("activity_held", default=None)
 _JSON_NATIVE = (str, int, float, bool, type(None))
 
 
@@ -73,7 +78,7 @@ def _action_for_update(tracker: Tracker, changes: dict[str, list]) -> str:
     return Action.UPDATE
 
 
-def record_save(instance: models.Model, *, previous: dict[str, Any] | None) -> ActivityLog | None:
+def record_save(instance: models.Model, *, previous: dict[str, Any] | None) -> None:
     """The one place a saved change becomes an activity row (and, once committed, an event).
 
     Called by the `post_save` receiver, and by any writer that changes a tracked row without
@@ -87,20 +92,20 @@ def record_save(instance: models.Model, *, previous: dict[str, Any] | None) -> A
         instance, {f.attname: loaded[f.attname] for f in tracker.fields() if f.attname in loaded}
     )
     if previous is None:
-        return record(instance, action=tracker.create_action, changes=current)
+        record(instance, action=tracker.create_action, changes=current)
+        return
     changes = {
         name: [previous[name], value]
         for name, value in current.items()
         if name in previous and previous[name] != value
     }
-    if not changes:
-        return None
-    return record(instance, action=_action_for_update(tracker, changes), changes=changes)
+    if changes:
+        record(instance, action=_action_for_update(tracker, changes), changes=changes)
 
 
-def record_delete(instance: models.Model) -> ActivityLog | None:
+def record_delete(instance: models.Model) -> None:
     tracker = tracker_for(type(instance))
-    return record(instance, action=Action.DELETE, changes=_snapshot(tracker, instance))
+    record(instance, action=Action.DELETE, changes=_snapshot(tracker, instance))
 
 
 def record(
@@ -109,10 +114,10 @@ def record(
     action: str,
     changes: dict[str, Any],
     metadata: dict[str, Any] | None = None,
-) -> ActivityLog | None:
+) -> None:
     """Write one activity row for a tracked instance (see `record_event`)."""
     tracker = tracker_for(type(instance))
-    return record_event(
+    record_event(
         resource_type=tracker.resource_type,
         resource_id=str(instance.pk),
         resource_repr=str(instance),
@@ -132,7 +137,7 @@ def record_event(
     episode_id: Any = None,
     changes: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
-) -> ActivityLog | None:
+) -> None:
     """Write one activity row inside the caller's transaction; announce it once that commits.
 
     Activity ids must follow commit order, so that a reader tailing the log by id never
@@ -157,28 +162,57 @@ def record_event(
         user_agent=acting.user_agent,
         source=acting.source,
     )
+    held = _held.get()
+    if held is not None:
+        held.append(entry)
+    else:
+        _write([entry])
+
+
+@contextmanager
+def written_together() -> Iterator[list[ActivityLog]]:
+    """Rows recorded inside are written by one INSERT as the block ends, still inside the
+    caller's transaction: a job worker records two changes a commit (an answer and its next
+    claim), and every INSERT is a round trip. Until then a row has no id. The list of rows
+    held is yielded, so that a caller that undoes part of its work drops their rows too.
+    Nothing is written if the block raises."""
+    held: list[ActivityLog] = []
+    token = _held.set(held)
     try:
-        inserts.insert(entry)
+        yield held
+    finally:
+        _held.reset(token)
+    if held:
+        _write(held)
+
+
+def _write(entries: list[ActivityLog]) -> None:
+    """Insert the rows; announce them once the transaction commits. A failure is logged and
+    the change being recorded is kept, unless the database dropped the transaction."""
+    try:
+        inserts.insert(entries)
     except inserts.TransactionLost:
-        counters.increment(counters.ACTIVITY_WRITE_FAILURES)
-        logger.error(
-            "activity log write failed for %s %s %s (request %s) and the database dropped "
-            "the whole transaction: the change is not saved",
-            action,
-            resource_type,
-            resource_id,
-            acting.request_id or "-",
-        )
+        counters.increment(counters.ACTIVITY_WRITE_FAILURES, len(entries))
+        for entry in entries:
+            logger.error(
+                "activity log write failed for %s %s %s (request %s) and the database "
+                "dropped the whole transaction: the change is not saved",
+                entry.action,
+                entry.resource_type,
+                entry.resource_id,
+                entry.request_id or "-",
+            )
         raise
     except Exception:
-        counters.increment(counters.ACTIVITY_WRITE_FAILURES)
-        logger.exception(
-            "activity log write failed for %s %s %s (request %s); the change itself is kept",
-            action,
-            resource_type,
-            resource_id,
-            acting.request_id or "-",
-        )
-        return None
-    transaction.on_commit(partial(events.activity_committed, entry), robust=True)
-    return entry
+        counters.increment(counters.ACTIVITY_WRITE_FAILURES, len(entries))
+        for entry in entries:
+            logger.exception(
+                "activity log write failed for %s %s %s (request %s); the change itself is kept",
+                entry.action,
+                entry.resource_type,
+                entry.resource_id,
+                entry.request_id or "-",
+            )
+        return
+    for entry in entries:
+        transaction.on_commit(partial(events.activity_committed, entry), robust=True)

@@ -111,13 +111,16 @@ def answer_then_claim(
     `answer` (a `complete`, `fail_attempt`, ...) returns the new status. Should the claim
     fail, the answer commits all the same, and there is no next job.
     """
-    with transaction.atomic():
+    # The answer's activity row and the claim's go in one INSERT, as the transaction ends.
+    with transaction.atomic(), activity_services.written_together() as recorded:
         status = answer()
+        answered = len(recorded)
         try:
             return status, _claim(worker_id=worker_id, queues=queues, savepoint=True)
         except Exception:
             logger.exception("could not claim a job after answering for the last one")
             statements.undo_claim()
+            del recorded[answered:]  # the claim's row, if it got that far, went with it
             return status, None
 
 

@@ -373,3 +373,55 @@ def test_in_place_changes_to_json_lists_are_seen(user):
     episode.save()
 
     assert only_entry(action="update").changes == {"categories": [["a"], ["a", "b"]]}
+
+
+def _inserts(queries) -> int:
+    return sum('INSERT INTO "activity_activitylog"' in query["sql"] for query in queries)
+
+
+def test_rows_written_together_go_in_one_insert_in_the_order_recorded(user):
+    from django.test.utils import CaptureQueriesContext
+
+    from activity import services as activity_services
+
+    with (
+        transaction.atomic(),
+        CaptureQueriesContext(connection) as queries,
+        activity_services.written_together() as held,
+    ):
+        first = services.create_episode(user=user, data={"title": "First"})
+        services.update_episode(first, user=user, data={"title": "First, renamed"})
+        assert ActivityLog.objects.count() == 0  # held until the block ends
+        assert [entry.pk for entry in held] == [None, None]
+
+    assert _inserts(queries.captured_queries) == 1
+    rows = list(ActivityLog.objects.order_by("id"))
+    assert [(row.action, row.id) for row in rows] == [(e.action, e.pk) for e in held]
+    assert [row.action for row in rows] == ["create", "update"]
+
+
+def test_rows_held_by_a_block_that_raises_are_not_written(user):
+    from activity import services as activity_services
+
+    with pytest.raises(RuntimeError), activity_services.written_together():
+        services.create_episode(user=user, data={"title": "Gone"})
+        raise RuntimeError("the caller gave up")
+
+    assert Episode.objects.filter(title="Gone").exists()  # no transaction of its own here
+    assert not ActivityLog.objects.exists()
+
+
+def test_rows_written_together_that_the_database_refuses_leave_the_changes(user, caplog):
+    from activity import services as activity_services
+
+    with connection.cursor() as cursor:
+        for statement in REFUSE_ACTIVITY[connection.vendor]:
+            cursor.execute(statement)
+
+    with transaction.atomic(), activity_services.written_together():
+        first = services.create_episode(user=user, data={"title": "Kept"})
+        services.update_episode(first, user=user, data={"title": "Kept 2"})
+
+    assert Episode.objects.get().title == "Kept 2"
+    assert not ActivityLog.objects.exists()
+    assert caplog.text.count("activity log write failed") == 2

@@ -8,8 +8,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.tasks import task
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -354,11 +355,14 @@ def test_a_worker_answers_and_claims_its_next_job_in_one_commit():
         transaction.on_commit(lambda: next_job_at_commit.append(next_job.get()))
         return execution.answer(job, outcome)
 
-    status, claimed = services.answer_then_claim(answer, worker_id=WORKER, queues=["default"])
+    with CaptureQueriesContext(connection) as captured:
+        status, claimed = services.answer_then_claim(answer, worker_id=WORKER, queues=["default"])
+    queries = captured.captured_queries
 
     assert (job.pk, status) == (first.pk, JobStatus.COMPLETED)
     assert claimed.pk == second.pk
     assert next_job_at_commit == [JobStatus.RUNNING]  # the answer's commit was the claim's
+    assert sum('INSERT INTO "activity_activitylog"' in q["sql"] for q in queries) == 1
     assert actions(first) == ["create", "start", "complete"]
     assert actions(second) == ["create", "start"]
 

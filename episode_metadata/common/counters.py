@@ -27,8 +27,8 @@ _COUNTERS = {
 }
 
 
-def increment(name: str) -> None:
-    _COUNTERS[name].inc()
+def increment(name: str, amount: int = 1) -> None:
+    _COUNTERS[name].inc(amount)
 
 
 def value(name: str) -> int:
