@@ -6,6 +6,7 @@ share the work safely, one at a time holding the cursor.
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 from django.db import close_old_connections, connection
 
@@ -18,7 +19,7 @@ from activity.models import ActivityLog
 SETTLE_SECONDS = 0.1
 
 
-class LogFollower(events.Listener):
+class LogFollower(events.Listener, ABC):
     """Subclasses name their thread and what they make, and `follow` the log one batch of
     `batch_size` rows a call, returning how many rows it read."""
 
@@ -33,8 +34,9 @@ class LogFollower(events.Listener):
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
 
+    @abstractmethod
     def follow(self) -> int:
-        raise NotImplementedError
+        """Make what this follower makes of the next batch of rows after the cursor."""
 
     def start(self) -> None:
         events.plug(self)
