@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import require_installed
 from tests.service_process import ROOT
 from tests.test_dashboard_browser import (  # noqa: F401
     _patient_expectations,
@@ -33,15 +34,11 @@ SERIOUS = {"serious", "critical"}
 
 
 def require_axe_core() -> None:
-    if AXE_CORE_JS.exists():
-        return
-    reason = (
+    require_installed(
+        AXE_CORE_JS,
         f"axe-core is not installed at {AXE_CORE_JS} (.ci/run installs it; "
-        "or npm install --prefix .ci/axe): the accessibility checks did not run"
+        "or npm install --prefix .ci/axe): the accessibility checks did not run",
     )
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def serious_violations(page: Page) -> list[str]:
