@@ -9,8 +9,9 @@ operation on closed file" 500, with a traceback, for a request nobody waits for)
 
 Here the request runs as a WSGI server would run it: `request_started`, the middleware chain
 built for sync use, the view, and (for a response that is not streamed) the closing that sends
-`request_finished`, all in one call on a pooled thread. The event loop reads the body before
-and sends the response after; a client that leaves meanwhile is simply not answered.
+`request_finished`, all in one call on a pooled thread, which then frees what the request built
+(`request_cycles`). The event loop reads the body before and sends the response after; a
+client that leaves meanwhile is simply not answered.
 """
 
 from asgiref.sync import sync_to_async
@@ -20,6 +21,8 @@ from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
+
+from episode_metadata.common import request_cycles
 
 
 class SyncRequestHandler(ASGIHandler):
@@ -64,6 +67,8 @@ class SyncRequestHandler(ASGIHandler):
             response = created[1]
         if not response.streaming:
             _finish(response, body_file)
+            if created[0] is not None:
+                request_cycles.break_cycles(created[0], response)
         return response
 
 
