@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from activity import formatting
 from activity.models import ActivityLog
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import ShapedJSONField
 from episode_metadata.common.user_serializers import UserSummarySerializer
 
@@ -35,7 +36,7 @@ class ActivityListSerializer(serializers.ListSerializer):
         return super().to_representation(formatting.describe_rows(data))
 
 
-class ActivityLogSerializer(serializers.ModelSerializer):
+class ActivityLogSerializer(ModelSerializer):
     # Null for changes nobody made in person: jobs and system maintenance.
     actor = UserSummarySerializer(read_only=True, allow_null=True)
     changes = ShapedJSONField(

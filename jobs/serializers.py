@@ -5,6 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import (
     StrictCharField,
     StrictPrimaryKeyRelatedField,
@@ -92,7 +93,7 @@ class JobErrorSerializer(serializers.Serializer):
         return data
 
 
-class JobSerializer(serializers.ModelSerializer):
+class JobSerializer(ModelSerializer):
     result = serializers.SerializerMethodField(
         help_text="What the handler returned. Its `files` carry their download `url`."
     )

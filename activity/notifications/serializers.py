@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from activity.models import Notification, NotificationPreference, NotificationType, Priority
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import (
     ShapedJSONField,
     StrictCharField,
@@ -21,7 +22,7 @@ class NotificationDataSerializer(serializers.Serializer):
     sender_id = serializers.IntegerField(required=False)
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     # DRF takes declared fields off the class, so this leaves `Serializer.data` alone; the
     # stubs cannot tell.
     data = ShapedJSONField(NotificationDataSerializer)  # type: ignore[assignment]
@@ -65,7 +66,7 @@ class AnnouncedSerializer(serializers.Serializer):
     recipients = serializers.IntegerField(help_text="How many users were told.")
 
 
-class PreferenceSerializer(serializers.ModelSerializer):
+class PreferenceSerializer(ModelSerializer):
     muted_types = serializers.ListField(
         child=serializers.ChoiceField(choices=NotificationType.choices),
         max_length=len(NotificationType.choices),

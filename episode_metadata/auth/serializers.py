@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from episode_metadata.auth import selectors
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import StrictCharField
 from episodes.models import EpisodeStatus
 from episodes.roles import ROLES
@@ -20,7 +21,7 @@ class LoginSerializer(serializers.Serializer):
     password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True)
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(ModelSerializer):
     email = OptionalEmailField(read_only=True)
 
     class Meta:

@@ -12,6 +12,8 @@ from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from episode_metadata.common.model_serializer import ModelSerializer
+
 
 class StrictCharField(serializers.CharField):
     """Text from a JSON string only."""
@@ -53,7 +55,7 @@ class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
-class StrictModelSerializer(serializers.ModelSerializer):
+class StrictModelSerializer(ModelSerializer):
     """A model serializer whose text columns and references take the strict fields above."""
 
     serializer_field_mapping = {

@@ -1,11 +1,12 @@
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
-from rest_framework import serializers
+
+from episode_metadata.common.model_serializer import ModelSerializer
 
 SUMMARY_FIELDS = ("id", "username")
 
 
-class UserSummarySerializer(serializers.ModelSerializer):
+class UserSummarySerializer(ModelSerializer):
     """How other resources name a user (creator, actor): enough to show, nothing private."""
 
     class Meta:

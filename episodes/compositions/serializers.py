@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import (
     ShapedJSONField,
     StrictModelSerializer,
@@ -118,7 +119,7 @@ class CompositionContentSerializer(serializers.Serializer):
     formats = serializers.ListField(child=serializers.ChoiceField(choices=list(FORMATS)))
 
 
-class CompositionVersionSerializer(serializers.ModelSerializer):
+class CompositionVersionSerializer(ModelSerializer):
     created_by = UserSummarySerializer(read_only=True)
     snapshot = ShapedJSONField(CompositionContentSerializer)
 

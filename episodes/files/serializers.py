@@ -3,6 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import ShapedJSONField
 from episode_metadata.common.user_serializers import UserSummarySerializer
 from episodes.models import EpisodeFile
@@ -26,7 +27,7 @@ class FileMetadataSerializer(serializers.Serializer):
     )
 
 
-class EpisodeFileSerializer(serializers.ModelSerializer):
+class EpisodeFileSerializer(ModelSerializer):
     uploaded_by = UserSummarySerializer(read_only=True)
     metadata = ShapedJSONField(
         FileMetadataSerializer, help_text="Empty until the `file_metadata` job has read the file."

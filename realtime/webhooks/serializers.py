@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import (
     StrictBooleanField,
     StrictCharField,
@@ -71,7 +72,7 @@ class WebhookEndpointSerializer(StrictModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class WebhookDeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(ModelSerializer):
     payload = serializers.DictField(
         child=serializers.JSONField(), help_text="The body's `data`: what the live event carries."
     )
