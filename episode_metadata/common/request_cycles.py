@@ -14,11 +14,13 @@ closed, so emptying them breaks the cycles and reference counting frees the rest
 from typing import Any
 
 from django.http import HttpRequest, HttpResponseBase
+from rest_framework.fields import Field
 
 
 def break_cycles(request: HttpRequest, response: HttpResponseBase) -> None:
-    """Empty the request, and for a DRF response its view, DRF request and serializers.
-    Only for a response that is rendered and closed: its content and headers stay."""
+    """Empty the request, and for a DRF response its view, DRF request, serializers and
+    their fields. Only for a response that is rendered and closed: its content and headers
+    stay."""
     context: dict[str, Any] = getattr(response, "renderer_context", None) or {}
     held = [context.get("view"), context.get("request"), *_serializers(response), request]
     for obj in held:
@@ -30,10 +32,25 @@ def break_cycles(request: HttpRequest, response: HttpResponseBase) -> None:
 
 
 def _serializers(response: HttpResponseBase) -> list[Any]:
-    """The serializers behind the response's data: DRF keeps the serializer on the data it
-    returns (`.serializer`), at the top or, in a page, under `results`; a list's serializer
-    has the child that serialized each item."""
+    """The serializers behind the response's data, with every field they built: DRF keeps the
+    serializer on the data it returns (`.serializer`), at the top or, in a page, under
+    `results`. Each field, nested serializer and list's child is bound to its parent, and
+    the parent holds it: a cycle each."""
     data = getattr(response, "data", None)
     values = [data, *(data.values() if isinstance(data, dict) else ())]
-    found = [serializer for value in values if (serializer := getattr(value, "serializer", None))]
-    return found + [child for s in found if (child := getattr(s, "child", None)) is not None]
+    found: list[Any] = []
+    for value in values:
+        serializer = getattr(value, "serializer", None)
+        if serializer is not None:
+            found += _tree(serializer)
+    return found
+
+
+def _tree(field: Any) -> list[Any]:
+    """`field` and the fields it made for itself (never its class's declarations): a
+    serializer's, a list's or a dict's child, the shape of a `ShapedJSONField`."""
+    held = vars(field)
+    parts = list(held["fields"].values()) if "fields" in held else []
+    parts += [held.get(name) for name in ("child", "child_relation", "shape")]
+    built = [part for part in parts if isinstance(part, Field)]
+    return [field, *(each for part in built for each in _tree(part))]
