@@ -7,8 +7,9 @@ Each user (bench/mixed_users.py) holds a socket subscribed to `episodes`, pings 
 (episode list, detail, activity), some writes (episode PATCH and create). Users are split
 between the two servers, so half the sockets hear of each write through Redis. Printed: the
 REST latency (the target is its p99), each event's delivery, checked against the rows the
-service logged on `episodes` meanwhile (every user should get every one, exactly once), and
-the pings' round trips.
+service logged on `episodes` meanwhile (every user should get every one, exactly once), the
+pings' round trips, and how long the garbage collector held each server process (its runs
+stall every request and socket of the process at once).
 """
 
 import io
@@ -16,12 +17,14 @@ import json
 import statistics
 import subprocess
 import sys
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from knox.models import AuthToken
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.clients import raise_open_files_limit
 from bench.fanout import GRACE_SECONDS, LATEST, Deliveries, met, percentile
@@ -35,6 +38,7 @@ SECONDS = 60
 INTERVAL_SECONDS = 10
 EPISODES = 200
 REST_P99_TARGET_MS = 150
+GC_PAUSES = "episodes_gc_pause_seconds"
 
 
 def run(env: dict[str, str]) -> Iterator[str]:
@@ -50,6 +54,9 @@ def run(env: dict[str, str]) -> Iterator[str]:
     worker = start_worker(env, quiet=True)
     try:
         yield from _load(servers, tokens, episode_ids)
+        yield "  garbage collector pauses, per server process: " + "; ".join(
+            _gc_pauses(server) for server in servers
+        )
     finally:
         stop(worker)
         for server in servers:
@@ -151,6 +158,20 @@ def _rest_lines(calls: list[list]) -> Iterator[str]:
         f"  target: REST p99 under {REST_P99_TARGET_MS} ms with no call failed: "
         f"{met(p99 < REST_P99_TARGET_MS and not failed)}"
     )
+
+
+def _gc_pauses(server: Server) -> str:
+    """Every run of the collector holds the whole process: how many, how long in all, and
+    how many held it over 5 ms, as the server's /metrics counts them since it started."""
+    with urllib.request.urlopen(f"{server.http}/metrics") as response:
+        text = response.read().decode()
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == GC_PAUSES]
+    runs = sum(s.value for s in family.samples if s.name.endswith("_count"))
+    seconds = sum(s.value for s in family.samples if s.name.endswith("_sum"))
+    short = sum(
+        s.value for s in family.samples if s.name.endswith("_bucket") and s.labels["le"] == "0.005"
+    )
+    return f"{runs:.0f} runs, {seconds * 1000:.0f} ms in all, {runs - short:.0f} over 5 ms"
 
 
 def _statuses(failed: list[int]) -> str:

@@ -14,12 +14,15 @@ class EpisodeMetadataConfig(AppConfig):
             openapi,  # noqa: F401  (registers the filter extension)
         )
         from episode_metadata.auth import schema  # noqa: F401  (registers the OpenAPI extension)
+        from episode_metadata.metrics import gc_pauses
         from episode_metadata.metrics.job_queue import JobQueueCollector
         from episode_metadata.metrics.periodic_tasks import PeriodicTaskCollector
 
         # The queue's figures come from the database, read at each scrape.
         prometheus_client.REGISTRY.register(JobQueueCollector())
         prometheus_client.REGISTRY.register(PeriodicTaskCollector())
+        prometheus_client.REGISTRY.register(gc_pauses.GcPauseCollector())
+        gc_pauses.install()
         housekeeping.register_tasks()
         # A `_created` series beside every counter and histogram would double what is
         # stored, for nothing a rate or an alert uses.

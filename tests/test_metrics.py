@@ -2,6 +2,7 @@
 job worker serving them from a process of its own."""
 
 import asyncio
+import gc
 import ipaddress
 import json
 import time
@@ -425,3 +426,22 @@ def test_the_worker_inside_the_server_reports_on_the_servers_metrics(service):
 
     assert value(samples, "episodes_worker_job_dead_letters_total", job_type="diagnostic") == 1
     assert value(samples, "episodes_jobs_dead", job_type="diagnostic") == 1
+
+
+@pytest.mark.django_db
+def test_each_garbage_collection_is_timed_by_generation():
+    before = _gc_runs()
+    gc.collect(1)
+    gc.collect(2)
+    after = _gc_runs()
+
+    assert after["1"] >= before["1"] + 1
+    assert after["2"] >= before["2"] + 1
+
+
+def _gc_runs() -> dict[str, float]:
+    text = Client(REMOTE_ADDR="127.0.0.1").get("/metrics").content.decode()
+    (family,) = [
+        f for f in text_string_to_metric_families(text) if f.name == "episodes_gc_pause_seconds"
+    ]
+    return {s.labels["generation"]: s.value for s in family.samples if s.name.endswith("_count")}
