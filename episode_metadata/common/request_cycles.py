@@ -8,7 +8,7 @@ model instances, the querysets, the rendered context) then waits for the cyclic 
 several hundred objects a request, which it frees tens of milliseconds at a time while every
 request of the process waits. Nothing reads these objects once the response is rendered and
 closed, so emptying them breaks the cycles and reference counting frees the rest at once
-(`make bench` shows the server CPU per request with and without).
+(`make bench` prints how long the collector held each server under the mixed load).
 """
 
 from typing import Any
