@@ -156,6 +156,28 @@ def test_a_composition_replays(api, settings, tmp_path):
     assert Composition.objects.count() == 1
 
 
+def test_a_render_replays_and_starts_one_job(api, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    episode = Episode.objects.create(title="Pilot")
+    body = {
+        "episode": str(episode.pk),
+        "name": "Main thumbnail",
+        "layout": "single",
+        "assets": [str(make_image(episode).pk)],
+        "formats": ["youtube"],
+    }
+    composition = post(api, "/api/v1/compositions/", body, key="create").json()
+    render = f"/api/v1/compositions/{composition['id']}/render/"
+
+    first = post(api, render, {})
+    retry = post(api, render, {})
+
+    assert first.status_code == retry.status_code == 202, first.content
+    assert retry.json()["id"] == first.json()["id"]
+    assert retry["Idempotent-Replayed"] == "true"
+    assert Job.objects.filter(job_type="thumbnail_render").count() == 1
+
+
 def test_a_job_replays(api):
     first = post(api, JOBS, {"job_type": "diagnostic"})
     retry = post(api, JOBS, {"job_type": "diagnostic"})

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from episode_metadata.common.idempotency.views import IdempotentCreateMixin
+from episode_metadata.common.idempotency.views import IdempotentCreateMixin, idempotent
 from episode_metadata.common.lookups import UUIDLookupMixin
 from episode_metadata.common.permissions import ModelPermissions, allowed
 from episode_metadata.common.preconditions import ConditionalViewMixin, versioned
@@ -119,6 +119,7 @@ class CompositionViewSet(
         return Response(self.get_serializer(composition).data)
 
     @extend_schema(request=None, responses={202: JobSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def render(self, request: Request, pk: str | None = None) -> Response:
         """Start a `thumbnail_render` job drawing the current version in each format."""
