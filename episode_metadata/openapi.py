@@ -16,6 +16,7 @@ from drf_spectacular.plumbing import force_instance
 
 from episode_metadata.common import preconditions
 from episode_metadata.common.errors import FIELD_ERRORS_SCHEMA
+from episode_metadata.common.filters import DATE_TIME_OFFSET, NO_NUL
 from episode_metadata.common.idempotency.views import HEADER as IDEMPOTENCY_KEY
 from episode_metadata.common.idempotency.views import REPLAYED_HEADER
 from episode_metadata.common.serializer_fields import ShapedJSONField
@@ -39,11 +40,6 @@ FIELD_ERRORS = {
 }
 # A signed 64-bit column is the widest any id or number filter is compared with.
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
-# No text the service stores may hold a NUL character (PostgreSQL refuses them).
-NO_NUL = "^[^\\u0000]*$"
-# Date-time filters take time-zone offsets short of 16 hours, as PostgreSQL does
-# (episode_metadata/common/filters.py); RFC 3339 would allow up to 23:59.
-DATE_TIME_OFFSET = "([zZ]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
 WRITE_METHODS = ("post", "put", "patch")
 # The result of a job type whose handler returns nothing.
 NO_RESULT = {"enum": [None], "nullable": True}

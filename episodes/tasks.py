@@ -7,16 +7,19 @@ from django.tasks import task
 from rest_framework import serializers
 
 from episode_metadata.common import context
+from episode_metadata.common.serializer_fields import ListFiltersField
 from episodes import exports
 from episodes.compositions import tasks as composition_tasks  # noqa: F401 - registers its job type
 from episodes.files import tasks as file_tasks  # noqa: F401 - registers the files' job types
+from episodes.filters import EpisodeFilter
 from jobs import runtime
 from jobs.registry import job_type
 from jobs.results import OutputFileSerializer
 
 
 class EpisodesExportPayload(serializers.Serializer):
-    filters = serializers.DictField(
+    filters = ListFiltersField(
+        EpisodeFilter,
         default=dict,
         help_text="The episode list's filters by their query parameter names (`status`, "
         "`season_number`, `air_date_after`, `search`, ...); a list repeats a parameter.",

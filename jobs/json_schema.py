@@ -9,6 +9,8 @@ from typing import Any, cast
 
 from rest_framework import serializers
 
+from episode_metadata.common.serializer_fields import ListFiltersField
+
 # Fields whose input is a string in a JSON Schema format.
 _FORMATS = [
     (serializers.DateTimeField, "date-time"),
@@ -33,6 +35,8 @@ def field_schema(field: serializers.Field) -> dict[str, Any]:
 
 
 def _type_schema(field: serializers.Field) -> dict[str, Any]:
+    if isinstance(field, ListFiltersField):
+        return field.json_schema()
     if isinstance(field, serializers.Serializer):
         writable = {name: f for name, f in field.fields.items() if not f.read_only}
         schema = {

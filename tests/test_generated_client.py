@@ -161,7 +161,9 @@ def upload_and_download(client, models, episode_id) -> bytes:
 def export_csv(client, models) -> bytes:
     """Start an export of the approved episodes, wait for the worker, download its file."""
     payload = models.EpisodesExportPayload(
-        filters=models.EpisodesExportPayloadFilters.from_dict({"status": "approved"}),
+        filters=models.EpisodesExportPayloadFilters(
+            status=[models.EpisodesExportPayloadFiltersStatusItem.APPROVED]
+        ),
         formats=[models.EpisodesExportPayloadFormatsItem.CSV],
     )
     body = models.EpisodesExportJobCreateRequest(

@@ -190,6 +190,19 @@ def test_a_json_column_has_the_shape_stored_in_it(schema, name, field):
     assert {"properties", "additionalProperties"} & set(shape)
 
 
+def test_an_export_names_each_filter_typed_as_the_episode_list_reads_it(schema):
+    """A client builds an export's filters as it builds the list's query: every filter
+    parameter of the list, with the same schema, and nothing else."""
+    listing = schema.raw_schema["paths"][f"{API}/episodes/"]["get"]["parameters"]
+    unfiltered = {"page", "page_size", "include_deleted"}
+    parameters = {p["name"]: p["schema"] for p in listing if p["name"] not in unfiltered}
+
+    filters = component(schema, "EpisodesExportPayload")["properties"]["filters"]
+
+    assert filters["properties"] == parameters
+    assert filters["additionalProperties"] is False
+
+
 def test_a_snapshot_names_its_content(schema):
     assert set(component(schema, "CompositionContent")["properties"]) == {
         "name",

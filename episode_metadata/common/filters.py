@@ -8,6 +8,7 @@ names no filter is not filtered at all.
 
 import datetime
 import functools
+from typing import Any
 
 import django_filters
 from django import forms
@@ -17,6 +18,11 @@ from django_filters import fields
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import BaseCSVWidget, DateRangeWidget, SuffixedMultiWidget
 
+# No text the service stores may hold a NUL character (PostgreSQL refuses them).
+NO_NUL = "^[^\\u0000]*$"
+# Date-time filters take time-zone offsets short of 16 hours, as PostgreSQL does (see
+# IsoDateTimeField); RFC 3339 would allow up to 23:59.
+DATE_TIME_OFFSET = "([zZ]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
 MIN_BIGINT = -(2**63)
 MAX_BIGINT = 2**63 - 1
 # PostgreSQL takes time-zone offsets short of 16 hours; Python's run to 23:59.
@@ -126,6 +132,41 @@ def query_names(filterset_class: type[django_filters.FilterSet]) -> frozenset[st
         else:
             names.add(name)
     return frozenset(names)
+
+
+def query_schema(filterset_class: type[django_filters.FilterSet]) -> dict[str, Any]:
+    """A JSON Schema object of the query parameters a filter set reads, each typed as its
+    form field reads it: for filters sent in a body (an export's) rather than in a URL."""
+    properties: dict[str, dict[str, Any]] = {}
+    for name, field in filterset_class().form.fields.items():
+        widget = field.widget
+        if isinstance(widget, SuffixedMultiWidget) and isinstance(field, forms.MultiValueField):
+            for suffix, part in zip(widget.suffixes, field.fields, strict=True):
+                properties[widget.suffixed(name, suffix)] = _value_schema(part)
+        else:
+            properties[name] = _value_schema(field)
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
+def _value_schema(field: forms.Field) -> dict[str, Any]:
+    if isinstance(field, fields.BaseCSVField | forms.MultipleChoiceField):
+        # Repeated in a query string, so a list here.
+        return {"type": "array", "items": _choices({"type": "string"}, field)}
+    if isinstance(field, forms.IntegerField):
+        bounds = {"minimum": field.min_value, "maximum": field.max_value}
+        return {"type": "integer", **{k: v for k, v in bounds.items() if v is not None}}
+    if isinstance(field, forms.DateTimeField):
+        return {"type": "string", "format": "date-time", "pattern": DATE_TIME_OFFSET}
+    if isinstance(field, forms.DateField):
+        return {"type": "string", "format": "date"}
+    max_length = getattr(field, "max_length", None)
+    length = {"maxLength": max_length} if max_length else {}
+    return _choices({"type": "string", "pattern": NO_NUL, **length}, field)
+
+
+def _choices(schema: dict[str, Any], field: forms.Field) -> dict[str, Any]:
+    choices = sorted(value for value, _ in getattr(field, "choices", ()) if value != "")
+    return {"type": "string", "enum": choices} if choices else schema
 
 
 class FilterBackend(DjangoFilterBackend):

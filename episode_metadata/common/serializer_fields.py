@@ -8,10 +8,12 @@ says is one; it hears so (400) instead of having its value quietly changed.
 
 from typing import Any
 
+import django_filters
 from django.db import models
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from episode_metadata.common.filters import query_schema
 from episode_metadata.common.model_serializer import ModelSerializer
 
 
@@ -74,3 +76,16 @@ class ShapedJSONField(serializers.JSONField):
     def __init__(self, shape: serializers.Field | type[serializers.Field], **kwargs: Any) -> None:
         self.shape = shape
         super().__init__(read_only=True, **kwargs)
+
+
+class ListFiltersField(serializers.DictField):
+    """A list endpoint's filters in a JSON body, by their query parameter names. Its schema
+    names each one, typed as the list reads it, so that a client builds them as it would
+    build the query."""
+
+    def __init__(self, filterset_class: type[django_filters.FilterSet], **kwargs: Any) -> None:
+        self.filterset_class = filterset_class
+        super().__init__(**kwargs)
+
+    def json_schema(self) -> dict[str, Any]:
+        return query_schema(self.filterset_class)
