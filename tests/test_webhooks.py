@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import schemathesis
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -24,6 +25,7 @@ from realtime.webhooks.dispatcher import Dispatcher
 from realtime.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.service_database import ServiceDatabase
 from tests.service_process import manage, start_worker, stop
+from tests.test_openapi_schema import conforms
 from tests.test_periodic import run_declared
 
 pytestmark = pytest.mark.django_db
@@ -218,6 +220,23 @@ def test_the_dispatcher_makes_deliveries_as_soon_as_activity_commits(staff_api, 
     delivery = only_delivery(endpoint["id"])
     assert delivery.payload["resource_id"] == episode_id
     assert delivery.job is not None and delivery.job.job_type == services.JOB_TYPE
+
+
+def test_a_delivery_s_payload_has_the_shape_the_schema_gives(staff_api, allow_private):
+    endpoint = register(staff_api, "http://127.0.0.1:9/", ["episode_updated"])
+    episode_id = create_episode(staff_api)
+    renamed = staff_api.patch(f"/api/v1/episodes/{episode_id}/", {"title": "Renamed"})
+    assert renamed.status_code == 200, renamed.content
+    services.dispatch_pending()
+    schema = schemathesis.openapi.from_dict(staff_api.get("/api/schema/?format=json").json())
+
+    response = staff_api.get(f"{WEBHOOKS}{endpoint['id']}/deliveries/")
+
+    conforms(schema, response, "/webhooks/{id}/deliveries/")
+    (delivery,) = response.json()["results"]
+    assert delivery["payload"]["changes"]["title"] == ["Pilot", "Renamed"]
+    shape = schema.raw_schema["components"]["schemas"]["WebhookEventData"]
+    assert {"action", "resource_type", "actor", "source", "field_changes"} <= set(shape["required"])
 
 
 def test_a_receiver_failing_three_times_gets_the_event_on_the_fourth_try(

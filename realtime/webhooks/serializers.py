@@ -2,8 +2,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from activity.serializers import FieldChangeSerializer
+from episode_metadata.common.context import Source
 from episode_metadata.common.model_serializer import ModelSerializer
 from episode_metadata.common.serializer_fields import (
+    ShapedJSONField,
     StrictBooleanField,
     StrictCharField,
     StrictModelSerializer,
@@ -72,9 +75,39 @@ class WebhookEndpointSerializer(StrictModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
+class WebhookEventActorSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="Null for the system or a worker.")
+    name = serializers.CharField(allow_null=True)
+
+
+class WebhookEventDataSerializer(serializers.Serializer):
+    """A live event's `data`, as the AsyncAPI document's `<Type>EventData` gives it; the
+    resource's summary comes under its type's name (`episode`, `file`, ...), which no fixed
+    property can name."""
+
+    action = serializers.CharField(help_text="`create`, `update`, `upload`, ...")
+    resource_type = serializers.CharField(help_text="`episode`, `file`, `composition`, ...")
+    resource_id = serializers.CharField()
+    actor = WebhookEventActorSerializer()
+    # A serializer has a `source` of its own; the declared field takes its place in the output.
+    source = serializers.ChoiceField(choices=Source.choices)  # type: ignore[assignment]
+    request_id = serializers.CharField(allow_null=True)
+    verb = serializers.CharField()
+    description = serializers.CharField()
+    field_changes = FieldChangeSerializer(many=True)
+    changed_fields = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="An update's changed fields."
+    )
+    changes = serializers.DictField(
+        child=serializers.ListField(min_length=2, max_length=2),
+        required=False,
+        help_text="An update's `{field: [before, after]}`.",
+    )
+
+
 class WebhookDeliverySerializer(ModelSerializer):
-    payload = serializers.DictField(
-        child=serializers.JSONField(), help_text="The body's `data`: what the live event carries."
+    payload = ShapedJSONField(
+        WebhookEventDataSerializer, help_text="The body's `data`: what the live event carries."
     )
     event_type = StrictCharField(help_text="The body's `type`.")
 
