@@ -202,6 +202,23 @@ def test_logging_in_leads_to_the_dashboard_where_a_new_episode_appears_live(brow
     assert errors == []
 
 
+def test_the_bare_address_leads_to_the_login_page_then_to_the_dashboard(browser, service):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{service.server.http}/")
+    expect(page).to_have_url(re.compile(r"/api-auth/login/\?next=/dashboard/$"))
+    expect(page.get_by_role("heading", name="Episode Metadata")).to_be_visible()
+    page.get_by_label("Username").fill("editor")
+    page.get_by_label("Password").fill(USERS["editor"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{service.server.http}/dashboard/")
+
+    page.goto(f"{service.server.http}/")  # signed in now: straight on to the dashboard
+    expect(page).to_have_url(f"{service.server.http}/dashboard/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    context.close()
+
+
 def test_a_changed_episode_reads_as_its_changed_fields_and_the_feed_filters(
     open_dashboard, service
 ):
