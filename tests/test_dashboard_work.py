@@ -58,6 +58,38 @@ def test_an_editor_creates_an_episode_and_edits_its_title_and_categories(open_da
     )
 
 
+def test_the_apis_field_errors_on_an_edit_show_next_to_their_fields(open_dashboard, service):
+    """Values the browser itself would refuse (an empty title, season 0) go to the API, whose
+    answer is the one shown, field by field; nothing is saved."""
+    title = unique("Corrected")
+    episode = service.create_episode("director", title)
+    page = open_dashboard("editor", path=f"#episode/{episode['id']}")
+    expect(page.locator("#detail-title")).to_have_text(title)
+    form = page.locator("#edit-form")
+
+    edit(page, title="", season_number="0")
+    page.get_by_role("button", name="Save").click()
+    expect(form.locator("#edit-title-error")).to_contain_text("blank")
+    expect(form.locator("#edit-season-number-error")).to_contain_text("1")
+    expect(form.locator('[name="title"]')).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("#edit-episode-number-error")).to_be_hidden()
+    expect(page.locator("#detail-message")).to_contain_text("correct the marked fields")
+
+    form.locator('[name="title"]').fill("x" * 256)
+    form.locator('[name="season_number"]').fill("3")
+    page.get_by_role("button", name="Save").click()
+    expect(form.locator("#edit-title-error")).to_contain_text("255")
+    expect(form.locator("#edit-season-number-error")).to_be_hidden()
+    expect(form).to_be_visible()
+    url = f"/api/v1/episodes/{episode['id']}/"
+    after = service.api("director", "GET", url)
+    assert (after["title"], after["season_number"], after["version"]) == (
+        title,
+        None,
+        episode["version"],
+    )
+
+
 def test_a_viewer_is_offered_no_new_episode_save_or_move(open_dashboard, service):
     episode = service.create_episode("director", unique("Looked at"))
     page = open_dashboard("viewer", path=f"#episode/{episode['id']}")
