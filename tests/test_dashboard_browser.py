@@ -335,12 +335,21 @@ def test_a_second_user_opening_the_same_episode_appears_as_a_viewer(open_dashboa
     other = open_dashboard("director", path=f"#episode/{episode['id']}")
     expect(other.locator("#viewers")).to_have_text("Also viewing: editor")
     expect(page.locator("#viewers")).to_have_text("Also viewing: director")
-    other.get_by_role("button", name="Follow").click()
-    expect(other.locator("#follow")).to_have_attribute("aria-pressed", "true")
+    follow = other.locator("#follow")
+    follow_url = f"/api/v1/episodes/{episode['id']}/follow/"
+    follow.click()
+    expect(follow).to_have_attribute("aria-pressed", "true")
+    expect(follow).to_have_text("Following")
+    assert service.api("director", "GET", follow_url) == {"following": True}
     service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
     expect(detail.locator(".fields")).to_contain_text("pending")
     expect(page.locator("#detail-activity > li").first).to_contain_text("Draft → Pending")
     screenshot(page, "episode")
+
+    follow.click()
+    expect(follow).to_have_attribute("aria-pressed", "false")
+    expect(follow).to_have_text("Follow")
+    assert service.api("director", "GET", follow_url) == {"following": False}
 
     other.get_by_role("button", name="Close").click()
     expect(other.locator("#episode-detail")).to_be_hidden()
