@@ -151,48 +151,52 @@ def test_the_episode_filters_are_kept_in_the_address_survive_a_reload_and_export
     open_dashboard, service
 ):
     category = unique("rare").replace(" ", "-")
-    match = service.api(
-        "director",
-        "POST",
-        "/api/v1/episodes/",
-        {
-            "title": unique("Filtered in"),
-            "season_number": 7,
-            "categories": [category],
-            "air_date": "2027-03-10",
-        },
-    )
-    service.api(
-        "director",
-        "POST",
-        "/api/v1/episodes/",
-        {
-            "title": unique("Filtered out"),
-            "season_number": 7,
-            "categories": [category],
-            "air_date": "2027-05-01",
-        },
-    )
+    needle = unique("needle").replace(" ", "")
+
+    def episode(title: str, air_date: str, status: str = "pending") -> dict:
+        body = {"title": title, "season_number": 7, "categories": [category], "air_date": air_date}
+        made = service.api("director", "POST", "/api/v1/episodes/", body)
+        if status != "draft":
+            url = f"/api/v1/episodes/{made['id']}/"
+            service.api("director", "PATCH", url, {"status": status})
+        return made
+
+    match = episode(f"Filtered in {needle}", "2027-03-10")
+    episode(f"Filtered out by date {needle}", "2027-05-01")
+    episode(f"Filtered out by status {needle}", "2027-03-11", status="draft")
+    episode(unique("Filtered out by search"), "2027-03-12")
     page = open_dashboard("editor")
     filters = page.locator("#episode-filters")
+    filters.locator('[name="search"]').fill(needle.upper())
     filters.locator('[name="category"]').fill(category)
     filters.locator('[name="season_number"]').fill("7")
     filters.locator('[name="air_date_after"]').fill("2027-03-01")
     filters.locator('[name="air_date_before"]').fill("2027-03-31")
     filters.get_by_role("button", name="Find").click()
     rows = page.locator("#episode-list > li")
+    expect(rows).to_have_count(2)
+    pending = page.locator("#status-counts").get_by_role("button", name=re.compile("^pending"))
+    pending.click()
     expect(rows).to_have_count(1)
     expect(page).to_have_url(re.compile(f"category={category}"))
+    expect(page).to_have_url(re.compile(f"search={needle.upper()}"))
+    expect(page).to_have_url(re.compile("status=pending"))
 
     page.reload()
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-id", match["id"])
+    expect(filters.locator('[name="search"]')).to_have_value(needle.upper())
     expect(filters.locator('[name="air_date_before"]')).to_have_value("2027-03-31")
+    expect(pending).to_have_attribute("aria-pressed", "true")
+    everything = page.locator("#status-counts").get_by_role("button", name=re.compile("^all"))
+    expect(everything).to_have_attribute("aria-pressed", "false")
 
     page.get_by_role("button", name="Export these episodes").click()
     expect(page.locator("#job-list")).to_contain_text("episodes_export")
     jobs = service.api("editor", "GET", "/api/v1/jobs/?job_type=episodes_export")["results"]
     wanted = {
+        "search": needle.upper(),
+        "status": "pending",
         "category": category,
         "season_number": "7",
         "air_date_after": "2027-03-01",
