@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import test_dashboard_browser as dashboard
+from tests.service_process import manage
 from tests.test_dashboard_browser import unique
 from tests.test_files_api import png
 
@@ -117,6 +118,41 @@ def test_a_change_made_elsewhere_shows_in_the_open_episode_within_two_seconds(
     )
     expect(fields).to_contain_text("news, live", timeout=2000)
     expect(fields).to_contain_text("Told elsewhere", timeout=2000)
+
+
+# Made while the server is down, as another process would.
+CHANGE_WHILE_DOWN = """
+from django.contrib.auth import get_user_model
+from episodes import selectors, services
+director = get_user_model().objects.get(username="director")
+episode = selectors.episode_list().get(pk={id!r})
+services.update_episode(
+    episode,
+    user=director,
+    data={{"categories": ["offline", "caught-up"], "description": "Written while you were away"}},
+)
+"""
+
+
+def test_the_open_episode_shows_a_change_made_while_the_page_was_disconnected(
+    open_dashboard, service
+):
+    episode = service.create_episode("director", unique("Away"))
+    page = open_dashboard("viewer", path=f"#episode/{episode['id']}")
+    fields = page.locator("#detail-fields")
+    expect(fields).to_contain_text("draft")
+    with service.down():
+        expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+        manage(service.database.env, "shell", "-c", CHANGE_WHILE_DOWN.format(id=episode["id"]))
+
+    # Reconnect attempts back off up to 30 s apart (connection.js).
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=45_000)
+    expect(fields).to_contain_text("offline, caught-up", timeout=30_000)
+    expect(fields).to_contain_text("Written while you were away")
+    expect(page.locator("#detail-activity > li").first).to_contain_text(
+        "Written while you were away"
+    )
+    expect(page.locator("#detail-title")).to_have_text(episode["title"])
 
 
 def test_the_second_of_two_pages_saving_one_episode_is_shown_the_conflict(open_dashboard, service):
