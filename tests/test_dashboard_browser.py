@@ -104,6 +104,20 @@ class Service:
         finally:
             self.server.start()
 
+    @contextlib.contextmanager
+    def configured(self, **settings: str) -> Iterator[None]:
+        """The server restarted with these settings in its environment, then as it was."""
+        env = self.server.env
+        self.server.stop()
+        self.server.env = {**env, **settings}
+        try:
+            self.server.start()
+            yield
+        finally:
+            self.server.stop()
+            self.server.env = env
+            self.server.start()
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[Service]:

@@ -3,6 +3,7 @@ fields, a change made elsewhere showing in the open episode, two pages editing o
 what a viewer is not offered, and the list's filters surviving a reload."""
 
 import re
+import urllib.error
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -239,6 +240,40 @@ def test_the_episode_filters_are_kept_in_the_address_survive_a_reload_and_export
         "air_date_before": "2027-03-31",
     }
     assert wanted in [job["payload"]["filters"] for job in jobs]
+
+
+def test_with_if_match_required_the_page_saves_and_moves_an_episode(open_dashboard, service):
+    """Every write the page sends is conditional, so a deployment that refuses any other
+    (REQUIRE_IF_MATCH) serves it as well."""
+    title = unique("Conditional")
+    with service.configured(REQUIRE_IF_MATCH="true"):
+        episode = service.create_episode("director", title)
+        url = f"/api/v1/episodes/{episode['id']}/"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            service.api("director", "PATCH", url, {"title": "Unconditional"})
+        assert refused.value.code == 428
+
+        page = open_dashboard("approver", path=f"#episode/{episode['id']}")
+        statuses: list[int] = []
+        page.on("response", lambda response: statuses.append(response.status))
+        expect(page.locator("#detail-title")).to_have_text(title)
+        edit(page, title=f"{title} (saved)", categories="conditional")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("#detail-title")).to_have_text(f"{title} (saved)")
+        actions = page.locator("#detail-actions")
+        actions.get_by_role("button", name="Submit for review").click()
+        expect(page.locator("#detail-fields")).to_contain_text("pending")
+        actions.get_by_role("button", name="Approve").click()
+        expect(page.locator("#detail-fields")).to_contain_text("approved")
+        expect(page.locator("#detail-message")).to_be_empty()
+
+        after = service.api("director", "GET", url)
+        assert (after["title"], after["categories"], after["status"]) == (
+            f"{title} (saved)",
+            ["conditional"],
+            "approved",
+        )
+        assert 428 not in statuses
 
 
 def test_an_editor_uploads_a_file_to_the_open_episode(open_dashboard, service):
