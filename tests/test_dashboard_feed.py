@@ -1,6 +1,7 @@
 """The activity feed in headless Chromium reads as people write: names rather than user ids,
 field labels and lists, mappings as `key: value` pairs, moments in the reader's time zone,
-downloads left out until asked for, and each row a link to what it is about."""
+downloads left out until asked for (in the feed and in an episode's history), and each row a
+link to what it is about."""
 
 import re
 from datetime import datetime
@@ -117,3 +118,27 @@ def test_a_jobs_result_reads_as_key_value_pairs(open_dashboard, service):
     completed = page.locator('#activity-list > li[data-action="complete"]').first
     expect(completed).to_contain_text("result: — → checksum verified: yes")
     expect(completed).not_to_contain_text("{")
+
+
+def test_an_episodes_history_leaves_downloads_out_until_asked_for(open_dashboard, service):
+    episode = service.create_episode("director", unique("Fetched"))
+    manage(service.database.env, "shell", "-c", DOWNLOADED.format(episode_id=episode["id"]))
+    page = open_dashboard("editor", path=f"#episode/{episode['id']}")
+    uploads = page.locator('#detail-activity > li[data-action="upload"]')
+    downloads = page.locator('#detail-activity > li[data-action="download"]')
+    expect(uploads).to_have_count(1)
+    expect(downloads).to_have_count(0)
+
+    include = page.get_by_label("Include downloads")
+    include.check()
+    expect(downloads).to_have_count(1)
+    expect(downloads).to_contain_text("downloaded")
+    include.uncheck()
+    expect(downloads).to_have_count(0)
+
+    # Live: another file uploaded and downloaded shows as its upload only.
+    manage(service.database.env, "shell", "-c", DOWNLOADED.format(episode_id=episode["id"]))
+    expect(uploads).to_have_count(2)
+    expect(downloads).to_have_count(0)
+    include.check()
+    expect(downloads).to_have_count(2)
