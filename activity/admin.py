@@ -32,25 +32,30 @@ class ActorFilter(admin.SimpleListFilter):
 def changes_table(entry: ActivityLog) -> SafeString:
     """Each changed field by its label, its values in words; a created or deleted record's
     fields with the one value they had."""
-    fields = formatting.description(entry).fields
-    if any(change["before"] is not None and change["after"] is not None for change in fields):
+    fields = [(change["label"], *formatting.in_words(change)) for change in _changes(entry)]
+    if any(before is not None and after is not None for _, before, after in fields):
         return _table(
             ["field", "before", "after"],
-            [[change["label"], change["before"] or "", change["after"] or ""] for change in fields],
+            [[label, before or "", after or ""] for label, before, after in fields],
         )
     return _table(
-        ["field", "value"],
-        [[change["label"], change["after"] or change["before"] or ""] for change in fields],
+        ["field", "value"], [[label, after or before or ""] for label, before, after in fields]
     )
 
 
 def changes_line(entry: ActivityLog) -> str:
-    return "; ".join(
-        f"{change['label']}: {change['before']}{formatting.ARROW}{change['after']}"
-        if change["before"] is not None and change["after"] is not None
-        else change["label"]
-        for change in formatting.description(entry).fields
-    )
+    lines = []
+    for change in _changes(entry):
+        before, after = formatting.in_words(change)
+        if before is not None and after is not None:
+            lines.append(f"{change['label']}: {before}{formatting.ARROW}{after}")
+        else:
+            lines.append(change["label"])
+    return "; ".join(lines)
+
+
+def _changes(entry: ActivityLog) -> list[formatting.FieldChange]:
+    return formatting.description(entry).fields
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> SafeString:

@@ -9,11 +9,12 @@ Labels come from the fields' `verbose_name`, and most kinds from the fields them
 foreign key to a user, choices, dates, booleans; a list reads as a list whatever its kind);
 `kinds` and `labels` only correct them.
 The admin, the REST API and the live events all read rows through `describe_rows`, so a row
-reads the same wherever it is shown.
+reads the same wherever it is shown. One kind of value is left for the reader to word: a
+moment (`kind` "datetime") stays an ISO 8601 instant, shown in the time zone of whoever reads
+it (the page's browser's; the admin's, through `in_words`).
 """
 
 import enum
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from typing import Any, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db import models
+from django.utils import timezone
 
 from activity.models import Action, ActivityLog
 
@@ -54,6 +56,10 @@ class Kind(enum.StrEnum):
     DATETIME = "datetime"
     CHOICE = "choice"
     BOOLEAN = "boolean"
+
+
+# The kinds a field change names, as the API's schema lists them.
+KIND_CHOICES = [(kind.value, kind.value) for kind in Kind]
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ def vocabulary_for(resource_type: str) -> Vocabulary:
 class FieldChange(TypedDict):
     field: str
     label: str
+    # What the values are: `datetime` ones are ISO 8601 instants (or EMPTY), any other in words.
+    kind: str
     before: str | None
     after: str | None
 
@@ -188,8 +196,11 @@ def _describe(entry: ActivityLog, names: dict[int, str]) -> Description:
 def _field_changes(
     entry: ActivityLog, vocabulary: Vocabulary, names: dict[int, str]
 ) -> list[FieldChange]:
+    def kind(name: str) -> Kind:
+        return vocabulary.kinds.get(name, Kind.TEXT)
+
     def shown(name: str, value: Any) -> str:
-        return _format(value, vocabulary.kinds.get(name, Kind.TEXT), name, vocabulary, names)
+        return _format(value, kind(name), name, vocabulary, names)
 
     changes = entry.changes or {}
     if _is_diff(entry):
@@ -197,6 +208,7 @@ def _field_changes(
             FieldChange(
                 field=name,
                 label=vocabulary.label(name),
+                kind=kind(name),
                 before=shown(name, before),
                 after=shown(name, after),
             )
@@ -207,6 +219,7 @@ def _field_changes(
         FieldChange(
             field=name,
             label=vocabulary.label(name),
+            kind=kind(name),
             before=shown(name, value) if removed else None,
             after=None if removed else shown(name, value),
         )
@@ -218,24 +231,77 @@ def _format(value: Any, kind: Kind, name: str, vocabulary: Vocabulary, names: di
     if value is None or value == "" or value == [] or value == {}:
         return EMPTY
     if isinstance(value, list):
-        return ", ".join(_format(item, kind, name, vocabulary, names) for item in value)
+        separator = "; " if any(isinstance(item, dict) for item in value) else ", "
+        return separator.join(_format(item, kind, name, vocabulary, names) for item in value)
     if kind == Kind.USER and isinstance(value, int):
         return names.get(value, f"user #{value}")
     if kind == Kind.CHOICE:
         return vocabulary.choices.get(name, {}).get(str(value), str(value))
-    if kind == Kind.BOOLEAN or isinstance(value, bool):
+    if kind == Kind.BOOLEAN:
         return "yes" if value else "no"
-    if kind in (Kind.DATE, Kind.DATETIME) and isinstance(value, str):
-        return _date(value, kind)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if kind == Kind.DATE and isinstance(value, str):
+        return _date(value)
+    if kind == Kind.DATETIME and isinstance(value, str):
+        return _instant(value)
+    return _plain(value)
 
 
-def _date(value: str, kind: Kind) -> str:
-    """Dates as people write them; a moment as it was recorded, with its zone."""
+def _plain(value: Any) -> str:
+    """A value of no known kind (a JSON field's, say) as people write it: `key: value` pairs,
+    lists as lists, yes and no."""
+    if value is None or value == "" or value == [] or value == {}:
+        return EMPTY
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{_key(key)}: {_nested(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        separator = "; " if any(isinstance(item, dict) for item in value) else ", "
+        return separator.join(_plain(item) for item in value)
+    return value if isinstance(value, str) else str(value)
+
+
+def _key(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def _nested(value: Any) -> str:
+    """A value inside a mapping, in brackets when it has parts of its own."""
+    text = _plain(value)
+    many = isinstance(value, dict | list) and len(value) > 1
+    return f"({text})" if many else text
+
+
+def _date(value: str) -> str:
+    """A day as people write it: 1 Dec 2026."""
     try:
-        if kind == Kind.DATE:
-            return date.fromisoformat(value).strftime("%-d %b %Y")
+        return date.fromisoformat(value).strftime("%-d %b %Y")
+    except ValueError:
+        return value
+
+
+def _instant(value: str) -> str:
+    """A moment stays an ISO 8601 instant, for each reader to show in their own time zone."""
+    try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return moment.strftime("%-d %b %Y %H:%M %Z").strip()
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment.isoformat()
+
+
+def in_words(change: FieldChange) -> tuple[str | None, str | None]:
+    """A change's values as people read them here, where no browser says its zone: a moment
+    in the current time zone (the service's, UTC unless set), named."""
+
+    def worded(value: str | None) -> str | None:
+        if value is None or change["kind"] != Kind.DATETIME:
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return timezone.localtime(moment).strftime("%-d %b %Y %H:%M %Z").strip()
+
+    return worded(change["before"]), worded(change["after"])

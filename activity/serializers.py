@@ -22,11 +22,16 @@ class FieldChangeSerializer(serializers.Serializer):
     label = serializers.CharField(  # type: ignore[assignment]
         help_text="The field's name as people read it."
     )
+    kind = serializers.ChoiceField(
+        choices=formatting.KIND_CHOICES,
+        help_text="What the values are. For `datetime`, each is an ISO 8601 instant (or `—` "
+        "when empty), for the reader to show in their own time zone; any other is in words.",
+    )
     before = serializers.CharField(
-        allow_null=True, help_text="The value before, in words; null for a created record."
+        allow_null=True, help_text="The value before; null for a created record."
     )
     after = serializers.CharField(
-        allow_null=True, help_text="The value after, in words; null for a deleted record."
+        allow_null=True, help_text="The value after; null for a deleted record."
     )
 
 

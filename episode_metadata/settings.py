@@ -318,6 +318,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EpisodeStatusEnum": "episodes.models.EpisodeStatus",
         "NotificationTypeEnum": "activity.models.NotificationType",
+        "FieldValueKindEnum": "activity.formatting.KIND_CHOICES",
+        "KindEnum": "episodes.models.FileKind",
     },
     # The schema describes the API, not its data: generators fetch it by URL, signed in or not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],

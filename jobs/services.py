@@ -180,13 +180,13 @@ def fail_attempt(job: Job, error: dict[str, Any]) -> str | None:
         return None
     if dead:
         logger.error(
-            "job %s (%s) failed for good after %d attempts; last error %s: %s. "
+            "job %s (%s) failed for good after %d attempts; last error %s: %s "
             "Fix the cause, then retry it: POST /api/v1/jobs/%s/retry/",
             job.pk,
             job.job_type,
             job.attempts,
             error["type"],
-            error["message"],
+            _sentence(error["message"]),
             job.pk,
         )
     else:
@@ -201,6 +201,12 @@ def fail_attempt(job: Job, error: dict[str, Any]) -> str | None:
             delay,
         )
     return job.status
+
+
+def _sentence(message: str) -> str:
+    """An error's message ended as a sentence, once: most already are, some are not."""
+    message = message.rstrip()
+    return message if message.endswith((".", "!", "?")) else f"{message}."
 
 
 def _retry_delay(job: Job) -> float:

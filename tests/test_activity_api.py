@@ -86,7 +86,13 @@ def test_rows_carry_every_field_with_the_actor(api, user):
             "verb": "updated",
             "description": "editor updated episode “Pilot”",
             "field_changes": [
-                {"field": "title", "label": "title", "before": "Old", "after": "New"}
+                {
+                    "field": "title",
+                    "label": "title",
+                    "kind": "text",
+                    "before": "Old",
+                    "after": "New",
+                }
             ],
         }
     ]

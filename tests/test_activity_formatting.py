@@ -2,6 +2,8 @@
 names for user ids (one query for a whole page), labels for fields, choices by their labels,
 lists as lists, dates as dates."""
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from activity import formatting
@@ -71,6 +73,91 @@ def test_an_update_reads_with_names_labels_lists_and_dates(changed):
     }
 
 
+def test_a_mapping_reads_as_key_value_pairs():
+    result = {
+        "checksum_verified": True,
+        "width": 640,
+        "codec": None,
+        "formats": {"youtube": {"width": 1280, "height": 720}},
+        "tags": ["sea", "night"],
+    }
+    row = ActivityLog.objects.create(
+        action="update",
+        resource_type="job",
+        resource_id="1",
+        changes={
+            "result": [None, result],
+            "payload": [{"seconds": 3}, [{"a": 1, "b": 2}, {"c": 3}]],
+        },
+    )
+
+    fields = by_field(formatting.description(row).fields)
+
+    assert fields["result"] == (
+        "result",
+        "—",
+        "checksum verified: yes, width: 640, codec: —, "
+        "formats: youtube: (width: 1280, height: 720), tags: (sea, night)",
+    )
+    assert fields["payload"][1:] == ("seconds: 3", "a: 1, b: 2; c: 3")
+
+
+@pytest.fixture
+def deleted() -> ActivityLog:
+    """An episode deleted at 14:03:12 UTC on 6 December 2026, as its row records it."""
+    return ActivityLog.objects.create(
+        action="delete",
+        resource_type="episode",
+        resource_id="1",
+        resource_repr="Pilot",
+        changes={"deleted_at": [None, "2026-12-06T14:03:12.123Z"], "title": ["Pilot", "Pilot"]},
+    )
+
+
+def test_a_moment_stays_an_instant_for_each_reader_to_show_in_their_zone(deleted, api):
+    expected = {
+        "field": "deleted_at",
+        "label": "deleted at",
+        "kind": "datetime",
+        "before": "—",
+        "after": "2026-12-06T14:03:12.123000+00:00",
+    }
+
+    row = api.get("/api/v1/activities/", {"action": "delete"}).json()["results"][0]
+    data = events.event_data(deleted)
+
+    assert expected in row["field_changes"]
+    assert expected in data["field_changes"]
+    title = next(c for c in row["field_changes"] if c["field"] == "title")
+    assert (title["kind"], title["after"]) == ("text", "Pilot")
+
+
+def test_a_deleted_episodes_row_names_the_moment_it_was_deleted(alice):
+    episode = services.create_episode(user=alice, data={"title": "Pilot"})
+    services.soft_delete_episode(episode, user=alice)
+    row = ActivityLog.objects.get(action="delete")
+
+    change = next(c for c in formatting.description(row).fields if c["field"] == "deleted_at")
+
+    assert change["kind"] == "datetime"
+    moment = datetime.fromisoformat(change["after"])
+    assert abs(moment - Episode.objects.get(pk=episode.pk).deleted_at) < timedelta(milliseconds=1)
+
+
+def test_the_admin_shows_a_moment_in_words_in_the_services_zone(
+    client, django_user_model, deleted, settings
+):
+    django_user_model.objects.create_superuser("boss", "boss@example.com", PASSWORD)
+    client.login(username="boss", password=PASSWORD)
+
+    assert "deleted at: — → 6 Dec 2026 14:03 UTC" in client.get(ADMIN).text
+    page = client.get(f"{ADMIN}{deleted.pk}/change/").text
+    assert "<td>deleted at</td><td>—</td><td>6 Dec 2026 14:03 UTC</td>" in page
+
+    settings.TIME_ZONE = "Europe/Paris"
+    assert "deleted at: — → 6 Dec 2026 15:03 CET" in client.get(ADMIN).text
+
+
 def test_a_created_record_has_values_after_only(changed, alice):
     created = formatting.description(ActivityLog.objects.get(action="create"))
 
@@ -102,9 +189,13 @@ def test_the_rest_rows_carry_the_words(changed, api, alice):
 
     assert row["description"] == "bob updated episode “Pilot”"
     assert row["verb"] == "updated"
-    assert {"field": "updated_by", "label": "updated by", "before": "alice", "after": "bob"} in row[
-        "field_changes"
-    ]
+    assert {
+        "field": "updated_by",
+        "label": "updated by",
+        "kind": "user",
+        "before": "alice",
+        "after": "bob",
+    } in row["field_changes"]
 
 
 def test_downloads_can_be_left_out(changed, api):

@@ -104,6 +104,20 @@ class Service:
         finally:
             self.server.start()
 
+    @contextlib.contextmanager
+    def configured(self, **settings: str) -> Iterator[None]:
+        """The server restarted with these settings in its environment, then as it was."""
+        env = self.server.env
+        self.server.stop()
+        self.server.env = {**env, **settings}
+        try:
+            self.server.start()
+            yield
+        finally:
+            self.server.stop()
+            self.server.env = env
+            self.server.start()
+
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[Service]:
@@ -200,6 +214,23 @@ def test_logging_in_leads_to_the_dashboard_where_a_new_episode_appears_live(brow
     screenshot(page, "dashboard")
     context.close()
     assert errors == []
+
+
+def test_the_bare_address_leads_to_the_login_page_then_to_the_dashboard(browser, service):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{service.server.http}/")
+    expect(page).to_have_url(re.compile(r"/api-auth/login/\?next=/dashboard/$"))
+    expect(page.get_by_role("heading", name="Episode Metadata")).to_be_visible()
+    page.get_by_label("Username").fill("editor")
+    page.get_by_label("Password").fill(USERS["editor"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{service.server.http}/dashboard/")
+
+    page.goto(f"{service.server.http}/")  # signed in now: straight on to the dashboard
+    expect(page).to_have_url(f"{service.server.http}/dashboard/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+    context.close()
 
 
 def test_a_changed_episode_reads_as_its_changed_fields_and_the_feed_filters(
@@ -318,12 +349,21 @@ def test_a_second_user_opening_the_same_episode_appears_as_a_viewer(open_dashboa
     other = open_dashboard("director", path=f"#episode/{episode['id']}")
     expect(other.locator("#viewers")).to_have_text("Also viewing: editor")
     expect(page.locator("#viewers")).to_have_text("Also viewing: director")
-    other.get_by_role("button", name="Follow").click()
-    expect(other.locator("#follow")).to_have_attribute("aria-pressed", "true")
+    follow = other.locator("#follow")
+    follow_url = f"/api/v1/episodes/{episode['id']}/follow/"
+    follow.click()
+    expect(follow).to_have_attribute("aria-pressed", "true")
+    expect(follow).to_have_text("Following")
+    assert service.api("director", "GET", follow_url) == {"following": True}
     service.api("director", "PATCH", f"/api/v1/episodes/{episode['id']}/", {"status": "pending"})
     expect(detail.locator(".fields")).to_contain_text("pending")
     expect(page.locator("#detail-activity > li").first).to_contain_text("Draft → Pending")
     screenshot(page, "episode")
+
+    follow.click()
+    expect(follow).to_have_attribute("aria-pressed", "false")
+    expect(follow).to_have_text("Follow")
+    assert service.api("director", "GET", follow_url) == {"following": False}
 
     other.get_by_role("button", name="Close").click()
     expect(other.locator("#episode-detail")).to_be_hidden()

@@ -3,6 +3,7 @@
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -58,9 +59,10 @@ def test_every_page_names_the_favicon_and_favicon_ico_finds_it(client, staff_use
 
 @pytest.mark.django_db
 def test_demo_data_fills_an_empty_database_with_a_show_worked_on_by_its_people(
-    capsys, django_user_model
+    capsys, caplog, django_user_model
 ):
-    call_command("demo_data")
+    with caplog.at_level(logging.ERROR, logger="jobs.services"):
+        call_command("demo_data")
 
     assert set(Episode.objects.values_list("status", flat=True)) == set(EpisodeStatus.values)
     assert EpisodeFile.objects.filter(kind="image").exists()
@@ -79,6 +81,10 @@ def test_demo_data_fills_an_empty_database_with_a_show_worked_on_by_its_people(
             name,
             action,
         )
+    # The render of a deleted still fails for good, and says so in sentences.
+    [failed] = [r.getMessage() for r in caplog.records if "failed for good" in r.getMessage()]
+    assert "is deleted. Fix the cause, then retry it" in failed
+    assert ".." not in failed
     output = capsys.readouterr().out
     assert "Demo show 'Harbour Lights' loaded: 8 episodes" in output
     assert "password of each: " in output

@@ -110,6 +110,9 @@ export class EpisodeDetail extends LivePanel {
     this.refreshCompositions = throttle(REFRESH_MS, () => this.#loadCompositions());
     // An event's summary leaves out fields (categories, description) the panel shows.
     this.refreshEpisode = throttle(REFRESH_MS, () => this.#loadEpisode());
+    // Downloads outnumber the changes and say little: left out unless asked for, as in the feed.
+    this.downloads = byId("detail-downloads");
+    this.downloads.addEventListener("change", () => this.reload());
     this.followButton.addEventListener("click", () => this.#toggleFollow());
     this.uploadForm = byId("upload-form");
     this.uploadForm.addEventListener("submit", (event) => {
@@ -150,7 +153,8 @@ export class EpisodeDetail extends LivePanel {
     if (!id) return null;
     const followChanges = this.followChanges;
     const base = `/api/v1/episodes/${id}`;
-    this.nextPage = pages(withQuery(`${base}/activity/`, { page_size: PAGE_SIZE }), entryFromRow);
+    const historyQuery = { page_size: PAGE_SIZE, exclude_action: this.downloads.checked ? "" : "download" };
+    this.nextPage = pages(withQuery(`${base}/activity/`, historyQuery), entryFromRow);
     const [episode, history, files, compositions, follow] = await Promise.all([
       get(`${base}/`),
       this.nextPage(),
@@ -196,8 +200,8 @@ export class EpisodeDetail extends LivePanel {
       return;
     }
     if (frame.id === null || episodeIdOf(frame) !== this.id) return;
-    this.history.upsert(entryFromEvent(frame));
     const { resource_type: type, action } = frame.data;
+    if (action !== "download" || this.downloads.checked) this.history.upsert(entryFromEvent(frame));
     // An event older than the version a REST answer already showed would take it back.
     if (type === "episode" && this.episode && !(frame.data.episode.version < this.episode.version)) {
       this.episode = { ...this.episode, ...frame.data.episode };

@@ -1,9 +1,9 @@
 // Activity entries, whether they come from GET /api/v1/activities/ or as live events, in one
 // shape, and the words that describe them: the same row whichever way it arrived. The service
 // words each row (`verb`, `field_changes`: user names, labels, values); the page only lays
-// them out.
+// them out, but for moments, which it shows in the reader's time zone.
 
-import { formatBytes, shortId } from "./format.js";
+import { formatBytes, formatMoment, shortId } from "./format.js";
 
 export function entryFromRow(row) {
   return {
@@ -67,11 +67,19 @@ const clip = (text) => (text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VA
 /** A change (before and after) rather than a whole record (a create's or a delete's). */
 const isDiff = (entry) => entry.fieldChanges.length > 0 && entry.fieldChanges.every((c) => c.before !== null && c.after !== null);
 
+const EMPTY = "—";
+
+/** A changed value as it reads: a moment (an ISO 8601 instant) in the reader's time zone. */
+function changeValue(change, value) {
+  return change.kind === "datetime" && value !== EMPTY ? formatMoment(value) : value;
+}
+
 /** A readable line: the changed fields ("category: drama → drama, coastal"), else the
  * resource's key facts. */
 export function entryDetail(entry) {
   if (isDiff(entry)) {
-    return entry.fieldChanges.map((c) => `${c.label}: ${clip(c.before)} → ${clip(c.after)}`).join("; ");
+    const values = (c) => [c.before, c.after].map((value) => clip(changeValue(c, value)));
+    return entry.fieldChanges.map((c) => `${c.label}: ${values(c).join(" → ")}`).join("; ");
   }
   const describe = DESCRIBERS[entry.resourceType];
   return describe ? describe(entry.summary) : "";

@@ -21,6 +21,15 @@ export function formatTime(timestamp) {
   return sameDay ? date.toLocaleTimeString() : date.toLocaleString();
 }
 
+// A moment a change names, in the browser's language and time zone: "6 Dec 2026, 14:03".
+const MOMENT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** An ISO 8601 instant as the reader's date and time; anything else as it is. */
+export function formatMoment(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : MOMENT.format(date);
+}
+
 /** A <time> element's attributes and text for a timestamp. */
 export function timeAttributes(timestamp) {
   return { datetime: timestamp, title: new Date(timestamp).toString() };
