@@ -24,7 +24,7 @@ from schemathesis.engine import Status, events
 
 from episode_metadata.common.idempotency.views import KEY_PATTERN
 from tests.service_database import ServiceDatabase
-from tests.service_process import Server, create_token, manage, start_worker, stop
+from tests.service_process import Server, create_tokens, manage, start_worker, stop
 
 API = "/api/v1"
 # The plain user's, drawn for logins now and then so that some of them succeed.
@@ -124,14 +124,16 @@ class FuzzService:
         users += "users().objects.create_user('fuzz-producer', is_staff=True)\n"
         users += "users().objects.create_user('fuzz-announcer', is_staff=True)\n"
         manage(env, "shell", "-c", users)
-        self.tokens = {
-            "user": create_token(env, "fuzz-editor"),
-            "staff": create_token(env, "fuzz-producer"),
+        holders = {
+            "user": "fuzz-editor",
+            "staff": "fuzz-producer",
             # Logging out revokes the token it is sent with: it gets one nothing else uses.
-            "logout": create_token(env, "fuzz-editor"),
+            "logout": "fuzz-editor",
             # Announcements reach everyone but their sender.
-            "announcer": create_token(env, "fuzz-announcer"),
+            "announcer": "fuzz-announcer",
         }
+        tokens = create_tokens(env, *((name, "approver") for name in holders.values()))
+        self.tokens = dict(zip(holders, tokens, strict=True))
         self.server = Server(env).start()
 
     def client(self, role: str) -> Client:

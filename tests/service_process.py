@@ -39,21 +39,27 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 def create_token(env: dict[str, str], username: str = "e2e", role: str | None = "approver") -> str:
     """A token for `username`, made if missing, in `role` too unless that is None."""
-    give_role = (
-        f"user.groups.through.objects.get_or_create(user=user, group=Group.objects.get(name={role!r}))\n"
-        if role is not None
-        else ""
-    )
+    return create_tokens(env, (username, role))[0]
+
+
+def create_tokens(env: dict[str, str], *users: tuple[str, str | None]) -> list[str]:
+    """A token for each (username, role) in turn, as `create_token` makes one, in one
+    process: each process costs a start of Django."""
     code = (
         "from django.contrib.auth import get_user_model\n"
         "from django.contrib.auth.models import Group\n"
         "from knox.models import AuthToken\n"
-        f"user, _ = get_user_model().objects.get_or_create(username={username!r})\n"
-        f"{give_role}"
-        "print('TOKEN', AuthToken.objects.create(user=user)[1])\n"
     )
+    for username, role in users:
+        code += f"user, _ = get_user_model().objects.get_or_create(username={username!r})\n"
+        if role is not None:
+            code += (
+                "user.groups.through.objects.get_or_create("
+                f"user=user, group=Group.objects.get(name={role!r}))\n"
+            )
+        code += "print('TOKEN', AuthToken.objects.create(user=user)[1])\n"
     output = manage(env, "shell", "-c", code)
-    return next(line.split()[1] for line in output.splitlines() if line.startswith("TOKEN"))
+    return [line.split()[1] for line in output.splitlines() if line.startswith("TOKEN")]
 
 
 def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 30) -> None:

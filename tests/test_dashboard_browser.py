@@ -7,28 +7,30 @@ import contextlib
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.browser import launch, log_in, require_chromium, screenshot
 from tests.service_database import ServiceDatabase
-from tests.service_process import Server, create_token, manage, manage_command
+from tests.service_process import Server, create_tokens, manage, manage_command
 from tests.test_realtime_e2e import http
 
 pytestmark = pytest.mark.server
 
-USERS = {
-    "editor": "editor-pass-3141",
-    "director": "director-pass-2718",
-    # Concerned by nothing but what the notification test does.
-    "writer": "writer-pass-1618",
-    "viewer": "viewer-pass-1414",
-    "approver": "approver-pass-1732",
-    "newcomer": "newcomer-pass-1123",  # no role
-    # A viewer whose roles a test changes while their page is open.
-    "promoted": "promoted-pass-1999",
-}
+USERS = (
+    "editor",
+    "director",
+    "writer",  # concerned by nothing but what the notification test does
+    "viewer",
+    "approver",
+    "newcomer",  # no role
+    "promoted",  # a viewer whose roles a test changes while their page is open
+)
+# Two tests sign the editor in through the login page; the others start from sessions made
+# for them (`sessions`).
+EDITOR_PASSWORD = "editor-pass-3141"
 STAFF = {"director"}
 ROLE_OF = {
     "editor": "editor",
@@ -42,9 +44,11 @@ CREATE_USERS = "\n".join(
         "from django.contrib.auth import get_user_model",
         "from django.contrib.auth.models import Group",
         "User = get_user_model()",
+        f"User.objects.create_user('editor', password={EDITOR_PASSWORD!r})",
         *(
-            f"User.objects.create_user({name!r}, password={pw!r}, is_staff={name in STAFF})"
-            for name, pw in USERS.items()
+            f"User.objects.create_user({name!r}, is_staff={name in STAFF})"
+            for name in USERS
+            if name != "editor"
         ),
         *(
             f"Group.objects.get(name={role!r}).user_set.add(User.objects.get(username={name!r}))"
@@ -52,6 +56,17 @@ CREATE_USERS = "\n".join(
         ),
     ]
 )
+# A session for each user, as the login page's sign-in makes one.
+SIGN_IN = f"""
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+for user in get_user_model().objects.filter(username__in={USERS!r}):
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    print("SESSION", user.username, cookie.key, cookie.value)
+"""
 # Made while the server is down, as another process would: the page must catch up on them.
 CHANGES_WHILE_DOWN = """
 from django.contrib.auth import get_user_model
@@ -85,9 +100,8 @@ class Service:
     def __init__(self, database: ServiceDatabase, server: Server) -> None:
         self.database = database
         self.server = server
-        self.tokens = {
-            name: create_token(database.env, name, role=ROLE_OF.get(name)) for name in USERS
-        }
+        tokens = create_tokens(database.env, *((name, ROLE_OF.get(name)) for name in USERS))
+        self.tokens = dict(zip(USERS, tokens, strict=True))
 
     def api(self, user: str, method: str, path: str, body: dict | None = None) -> dict:
         return http(self.server, method, path, self.tokens[user], body)
@@ -142,14 +156,18 @@ def browser(service) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def sessions(browser, service) -> dict[str, dict]:
-    """Each user logged in once, through the login page; tests reuse the session cookie."""
+def sessions(service) -> dict[str, dict]:
+    """Each user signed in once, for the browser's contexts to start from; signing in through
+    the login page has tests of its own, and checking a password costs a second a user."""
+    host = urlsplit(service.server.http).hostname
     states = {}
-    for name, password in USERS.items():
-        context = browser.new_context()
-        log_in(context.new_page(), service.server.http, name, password)
-        states[name] = context.storage_state()
-        context.close()
+    for line in manage(service.database.env, "shell", "-c", SIGN_IN).splitlines():
+        if line.startswith("SESSION "):
+            _, user, name, value = line.split()
+            cookie = {"name": name, "value": value, "domain": host, "path": "/"}
+            cookie |= {"expires": -1, "httpOnly": True, "secure": False, "sameSite": "Lax"}
+            states[user] = {"cookies": [cookie], "origins": []}
+    assert sorted(states) == sorted(USERS)
     return states
 
 
@@ -196,7 +214,7 @@ def test_logging_in_leads_to_the_dashboard_where_a_new_episode_appears_live(brow
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    log_in(page, service.server.http, "editor", USERS["editor"])
+    log_in(page, service.server.http, "editor", EDITOR_PASSWORD)
     expect(page.locator("#connection")).to_have_text(re.compile("Connected"))
     draft_count = page.locator('#status-counts [data-status="draft"]')
     expect(draft_count).to_have_text(re.compile(r"\d+"))
@@ -223,7 +241,7 @@ def test_the_bare_address_leads_to_the_login_page_then_to_the_dashboard(browser,
     expect(page).to_have_url(re.compile(r"/api-auth/login/\?next=/dashboard/$"))
     expect(page.get_by_role("heading", name="Episode Metadata")).to_be_visible()
     page.get_by_label("Username").fill("editor")
-    page.get_by_label("Password").fill(USERS["editor"])
+    page.get_by_label("Password").fill(EDITOR_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{service.server.http}/dashboard/")
 

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.service_database import ServiceDatabase
-from tests.service_process import Server, create_token
+from tests.service_process import Server, create_tokens
 from tests.test_realtime_e2e import http
 
 pytestmark = pytest.mark.server
@@ -13,8 +13,7 @@ def test_a_server_without_a_job_worker_makes_notifications(tmp_path):
     database = ServiceDatabase(tmp_path / "var")
     server = Server(database.env).start()  # `serve --no-worker`, and no worker anywhere
     try:
-        writer = create_token(database.env, "writer")
-        editor = create_token(database.env, "editor")
+        writer, editor = create_tokens(database.env, ("writer", "approver"), ("editor", "approver"))
         database.wait_for(
             lambda: database.rows("SELECT 1 FROM activity_notificationcursor"),
             what="the server's notifier to start from the log as it stands",

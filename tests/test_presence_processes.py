@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from tests.service_database import ON_POSTGRES, REDIS, ServiceDatabase
-from tests.service_process import Server, create_token
+from tests.service_process import Server, create_tokens
 from tests.test_realtime_e2e import call
 
 pytestmark = pytest.mark.server
@@ -70,8 +70,7 @@ def kill(server: Server) -> None:
 
 
 async def test_a_killed_process_viewers_leave_another_process_lists(database):
-    alice = create_token(database.env, "alice")
-    bob = create_token(database.env, "bob")
+    alice, bob = create_tokens(database.env, ("alice", "approver"), ("bob", "approver"))
     first, second = Server(database.env).start(), Server(database.env).start()
     try:
         episode = await call(first, "POST", "/api/v1/episodes/", alice, {"title": "Shared"})
@@ -105,8 +104,7 @@ async def test_a_killed_process_viewers_leave_another_process_lists(database):
     "through Redis",
 )
 async def test_a_viewer_of_one_process_is_seen_from_another_until_its_process_dies(database):
-    alice = create_token(database.env, "alice")
-    bob = create_token(database.env, "bob")
+    alice, bob = create_tokens(database.env, ("alice", "approver"), ("bob", "approver"))
     first, second = Server(database.env).start(), Server(database.env).start()
     try:
         episode = await call(first, "POST", "/api/v1/episodes/", alice, {"title": "Shared"})
