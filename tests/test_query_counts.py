@@ -68,6 +68,21 @@ def test_reading_an_episode_one_already_views(api, episodes):
     assert count == AUTH + 2
 
 
+def test_reading_an_episode_first_makes_the_reader_a_viewer_in_one_upsert(api, episodes):
+    """The episode and its viewers, then in one block (a SAVEPOINT and its RELEASE): whether
+    the reader views it already, their viewing as one INSERT ... ON CONFLICT, and the viewers
+    their arrival is announced with, which name them too. On PostgreSQL a lock on the
+    reader's joins and departures of the episode comes first."""
+    url = f"{API}/episodes/{episodes[0].pk}/"
+
+    count, sql = queries(lambda: api.get(url))
+
+    lock = 1 if connection.vendor == "postgresql" else 0
+    assert count == AUTH + 2 + 5 + lock
+    assert inserted_tables(sql) == ["realtime_presence"]
+    assert "ON CONFLICT" in sql[AUTH + 3 + lock + 1]
+
+
 def test_creating_an_episode_writes_it_and_its_activity_row(api):
     """In the service's atomic block. The activity row is one statement: on PostgreSQL its
     own savepoint, which lets the write survive a failure to log it, goes in the same round

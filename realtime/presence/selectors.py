@@ -27,7 +27,11 @@ class Viewer:
     since: datetime
 
     def as_event_data(self) -> dict[str, Any]:
-        return {"id": self.id, "username": self.username, "since": self.since.isoformat()}
+        return {**self.summary(), "since": self.since.isoformat()}
+
+    def summary(self) -> dict[str, Any]:
+        """As `user_summary` names the user."""
+        return {"id": self.id, "username": self.username}
 
 
 def episode_viewers(*, episode_id: uuid.UUID | str, now: datetime | None = None) -> list[Viewer]:

@@ -58,12 +58,20 @@ def record(
     with transaction.atomic():
         _lock(episode_id, user_id)
         joined = not selectors.is_viewing(episode_id=episode_id, user_id=user_id, now=now)
-        Presence.objects.update_or_create(
-            connection=connection,
-            episode_id=episode_id,
-            user_id=user_id,
-            defaults={"expires_at": expires_at} | ({"since": now} if joined else {}),
-            create_defaults={"since": now, "expires_at": expires_at},
+        # One INSERT ... ON CONFLICT: a new reader's first read makes this row.
+        Presence.objects.bulk_create(
+            [
+                Presence(
+                    connection=connection,
+                    episode_id=episode_id,
+                    user_id=user_id,
+                    since=now,
+                    expires_at=expires_at,
+                )
+            ],
+            update_conflicts=True,
+            unique_fields=["connection", "episode", "user"],
+            update_fields=["expires_at", "since"] if joined else ["expires_at"],
         )
         if joined:
             _announce(episode_id, user_id, "joined", now)
@@ -174,10 +182,12 @@ def _announce_if_left(
 def _announce(episode_id: uuid.UUID | str, user_id: int, change: str, now: datetime) -> None:
     """Publish after commit, with the viewers as this transaction leaves them."""
     viewers = selectors.episode_viewers(episode_id=episode_id, now=now)
+    # A user who joined is among the viewers already: no query for their name.
+    joined = next((viewer for viewer in viewers if viewer.id == user_id), None)
     data = {
         "episode_id": str(episode_id),
         "change": change,
-        "user": selectors.user_summary(user_id),
+        "user": joined.summary() if joined else selectors.user_summary(user_id),
         "viewers": [viewer.as_event_data() for viewer in viewers],
     }
     transaction.on_commit(
