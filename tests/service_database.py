@@ -31,11 +31,11 @@ class ServiceDatabase:
         self.var_dir = var_dir
         self.pg_url: str | None = None
         overrides = {"VAR_DIR": str(var_dir), **env}
+        var_dir.mkdir(parents=True, exist_ok=True)
         if ON_POSTGRES:
             self.pg_url = _create_postgres(template=_migrated_template())
             overrides |= {"DATABASE_URL": self.pg_url, "SECRET_KEY": uuid.uuid4().hex * 2}
         else:
-            var_dir.mkdir(parents=True, exist_ok=True)
             _copy_sqlite(Path(_migrated_template()), var_dir / "db.sqlite3")
         if REDIS:
             overrides["REDIS_URL"] = REDIS
