@@ -205,6 +205,15 @@ def unique(prefix: str) -> str:
     return f"{prefix} {uuid.uuid4().hex[:6]}"
 
 
+def upload_from_panel(page: Page, name: str) -> None:
+    """A short text file uploaded from the open episode's panel, once the panel lists it."""
+    page.get_by_label("Add a file").set_input_files(
+        {"name": name, "mimeType": "text/plain", "buffer": b"Scene one.\n"}
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#detail-files")).to_contain_text(name)
+
+
 def feed_ids(page: Page) -> list[str]:
     return page.locator("#activity-list > li").evaluate_all("rows => rows.map(r => r.dataset.id)")
 

@@ -108,11 +108,7 @@ def test_a_moment_reads_in_the_browsers_time_zone(browser, sessions, service):
 def test_a_jobs_result_reads_as_key_value_pairs(open_dashboard, service):
     episode = service.create_episode("director", unique("Measured"))
     page = open_dashboard("editor", path=f"#episode/{episode['id']}")
-    page.get_by_label("Add a file").set_input_files(
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Scene one.\n"}
-    )
-    page.get_by_role("button", name="Upload").click()
-    expect(page.locator("#detail-files")).to_contain_text("notes.txt")
+    dashboard.upload_from_panel(page, "notes.txt")
 
     page.locator("#activity-resource").select_option("job")
     completed = page.locator('#activity-list > li[data-action="complete"]').first

@@ -279,11 +279,7 @@ def test_with_if_match_required_the_page_saves_and_moves_an_episode(open_dashboa
 def test_an_editor_uploads_a_file_to_the_open_episode(open_dashboard, service):
     episode = service.create_episode("director", unique("With rushes"))
     page = open_dashboard("editor", path=f"#episode/{episode['id']}")
-    page.get_by_label("Add a file").set_input_files(
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"Scene one.\n"}
-    )
-    page.get_by_role("button", name="Upload").click()
-    expect(page.locator("#detail-files")).to_contain_text("notes.txt")
+    dashboard.upload_from_panel(page, "notes.txt")
     files = service.api("editor", "GET", f"/api/v1/episodes/{episode['id']}/files/")
     assert [file["original_name"] for file in files["results"]] == ["notes.txt"]
 
