@@ -58,7 +58,7 @@ def record(
     with transaction.atomic():
         _lock(episode_id, user_id)
         joined = not selectors.is_viewing(episode_id=episode_id, user_id=user_id, now=now)
-        # One INSERT ... ON CONFLICT: a new reader's first read makes this row.
+        # One INSERT ... ON CONFLICT, whether the viewing is new or renewed.
         Presence.objects.bulk_create(
             [
                 Presence(
