@@ -16,7 +16,6 @@ import logging
 import multiprocessing
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -68,7 +67,7 @@ class Supervisor:
         self.grace_seconds = grace_seconds
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._slots: list[_Slot] = []
-        self._stopping = threading.Event()
+        self._stopping = False
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
@@ -90,14 +89,16 @@ class Supervisor:
             self._wake_writer.send(b"w")
 
     def stop(self) -> None:
-        """Safe from any thread and from a signal handler: stop claiming and shut down."""
-        self._stopping.set()
+        """Stop claiming and shut down. Safe from any thread and from a signal handler, also
+        one that interrupts `stop` itself (a second SIGTERM): it takes no lock, where the
+        lock inside `threading.Event.set` would wait forever on the frame it interrupted."""
+        self._stopping = True
         self.wake()
 
     def run(self) -> None:
         self._start()
         try:
-            while not self._stopping.is_set():
+            while not self._stopping:
                 self._serve_once()
         finally:
             self._shut_down()
@@ -243,12 +244,12 @@ class Supervisor:
                 slot.running,
                 RuntimeError(f"the worker process exited with code {code} during the job"),
             )
-        elif not self._stopping.is_set():
+        elif not self._stopping:
             logger.error(
                 "job worker process %s exited (code %s); starting another", slot.worker_id, code
             )
         slot.conn.close()
-        if self._stopping.is_set():
+        if self._stopping:
             self._slots.remove(slot)
             return
         if time.monotonic() - slot.spawned_at < 1.0:

@@ -3,6 +3,9 @@ timeouts, cancellation, recovery of lost jobs. Jobs run here on the test's own t
 through the same functions a worker child process calls."""
 
 import contextlib
+import itertools
+import signal
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -340,6 +343,50 @@ def test_a_starting_worker_announces_itself_on_the_jobs_topic():
     assert "jobs" in topics.topics_of(row.resource_type, row.resource_id, row.episode_id)
     announced = events.event_data(row)["job_processor"]
     assert announced["concurrency"] == 3 and announced["queues"] == ["default", "exports"]
+
+
+class Hung(Exception):
+    pass
+
+
+def test_a_sigterm_arriving_inside_stop_stops_the_worker_instead_of_hanging_it():
+    """`run_jobs` and `serve` call `stop` from their SIGTERM handler, and a second SIGTERM
+    (a killpg after a kill, an impatient operator) can land while the first is inside it:
+    delivered here at each call `stop` makes, the handler runs again from there."""
+    from jobs.supervisor import Supervisor
+
+    def on_alarm(*_):
+        raise Hung("stop() waited on itself")
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGALRM)}
+    signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        for call in itertools.count(1):
+            supervisor = Supervisor()
+            signal.signal(signal.SIGTERM, lambda *_, s=supervisor: s.stop())
+            calls = 0
+
+            def interrupt(frame, event, arg, at=call):
+                nonlocal calls
+                if event in ("call", "c_call"):
+                    calls += 1
+                    if calls == at:
+                        signal.raise_signal(signal.SIGTERM)
+
+            signal.setitimer(signal.ITIMER_REAL, 5)
+            sys.setprofile(interrupt)
+            try:
+                supervisor.stop()
+            finally:
+                sys.setprofile(None)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            assert supervisor._stopping
+            if calls < call:
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert call > 3  # it was interrupted inside `wake` too
 
 
 @pytest.mark.django_db(transaction=True)
