@@ -1,7 +1,7 @@
 """A thread that follows the activity log after a cursor kept in the database: woken at once
 by its own process's commits, and otherwise every poll interval for those of other
 processes. The notifier and the webhook dispatcher are two; many of each, on many machines,
-share the work safely, one at a time holding the cursor.
+share the work safely, one at a time holding the cursor (`activity.cursors`).
 """
 
 import logging
@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 
 from django.db import close_old_connections, connection
 
-from activity import events
+from activity import cursors, events
 from activity.models import ActivityLog
 
 # Woken by a commit, a follower waits this long first: the commits of a burst become one
@@ -59,16 +59,24 @@ class LogFollower(events.Listener, ABC):
         try:
             while not self._stopping.is_set():
                 self._due.clear()
-                self._catch_up()
+                if not self._catch_up():
+                    # The holder may have read its batch before the commit that woke this
+                    # follower: look again shortly, not at the next poll.
+                    self._stopping.wait(SETTLE_SECONDS)
+                    continue
                 if self._due.wait(self.poll_seconds):
                     self._stopping.wait(SETTLE_SECONDS)
         finally:
             connection.close()
 
-    def _catch_up(self) -> None:
+    def _catch_up(self) -> bool:
+        """Follow the log to its end; False when another process's pass holds the cursor."""
         close_old_connections()
         try:
             while self.follow() == self.batch_size:
                 pass
+        except cursors.CursorTaken:
+            return False
         except Exception as exc:
             self.logger.warning("could not make %s (%s); trying again later", self.makes, exc)
+        return True

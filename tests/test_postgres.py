@@ -1,15 +1,21 @@
 """What only PostgreSQL has. Runs when DATABASE_URL points at PostgreSQL."""
 
+import contextlib
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 from psycopg_pool import PoolTimeout
 
-from activity.models import ActivityLog
+from activity import cursors
+from activity.models import ActivityLog, NotificationCursor
+from activity.notifications import services as notifications
+from activity.notifications.runner import Notifier
 from episode_metadata.common.context import ActivityContext, acting
 from episodes import services
 from realtime.hub import stop_hub
+from realtime.webhooks import services as webhooks
 from tests.test_realtime_ws import connect, make_user, receive, subscribe
 
 pytestmark = [
@@ -116,3 +122,72 @@ async def test_events_go_out_while_requests_hold_every_pooled_connection():
         thread.join(10)
         await ws.disconnect()
         await stop_hub()
+
+
+@contextlib.contextmanager
+def held_elsewhere(table: str):
+    """The cursor row of `table` locked by another connection, as another process's pass
+    holds it."""
+    other = connection.pool.getconn()
+    try:
+        with other.transaction():
+            other.execute(f"SELECT 1 FROM {table} WHERE id = 1 FOR UPDATE")  # noqa: S608
+            yield
+    finally:
+        connection.pool.putconn(other)
+
+
+def waiting_on_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("follow", "table"),
+    [
+        (notifications.deliver_pending, "activity_notificationcursor"),
+        (webhooks.dispatch_pending, "realtime_webhookcursor"),
+    ],
+    ids=["notifier", "webhooks"],
+)
+def test_a_pass_finding_its_cursor_held_elsewhere_gives_way_at_once(user, follow, table):
+    """Waiting for the holder would keep a pooled connection and a thread of every other
+    process busy for as long as the holder's pass lasts."""
+    follow()  # the cursor row exists
+    services.create_episode(user=user, data={"title": "While held"})
+    with held_elsewhere(table), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '3s'")
+        with pytest.raises(cursors.CursorTaken):
+            follow()
+
+    follow()  # once free, the next pass reads what was committed meanwhile
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT last_activity_id FROM {table} WHERE id = 1")  # noqa: S608
+        assert cursor.fetchone()[0] == ActivityLog.objects.latest("id").id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notifier_that_gave_way_catches_up_as_soon_as_the_cursor_is_free(user):
+    """Its process's commit woke it while another pass held the cursor, which may have read
+    its batch before that commit: it looks again shortly instead of at the next poll."""
+    notifications.deliver_pending()
+    notifier = Notifier(poll_seconds=60)
+    notifier.start()
+    try:
+        with held_elsewhere("activity_notificationcursor"):
+            services.create_episode(user=user, data={"title": "Woke the notifier"})
+            time.sleep(0.5)
+            assert waiting_on_locks() == 0
+        latest = ActivityLog.objects.latest("id").id
+        deadline = time.monotonic() + 3
+        while NotificationCursor.objects.get().last_activity_id < latest:
+            assert time.monotonic() < deadline, "the notifier waited for its next poll"
+            time.sleep(0.05)
+    finally:
+        notifier.stop()

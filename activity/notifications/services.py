@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from activity import cursors
 from activity import services as activity_services
 from activity.models import (
     Action,
@@ -41,8 +42,8 @@ BATCH_SIZE = 500
 def deliver_pending(*, limit: int = BATCH_SIZE) -> int:
     """Turn activity committed since the cursor into notifications; returns rows read.
 
-    Safe in many processes at once (the cursor row is locked) and after a crash (the
-    cursor moves with the notifications).
+    Safe in many processes at once (the cursor row is locked: `CursorTaken` while another
+    process's pass holds it) and after a crash (the cursor moves with the notifications).
     """
     stored = NotificationCursor.objects.filter(pk=1).values_list("last_activity_id", flat=True)
     last = next(iter(stored), None)
@@ -66,7 +67,7 @@ def _locked_cursor() -> NotificationCursor:
     # The first run starts from now: history from before notifications existed stays quiet.
     start = ActivityLog.objects.aggregate(last=Max("id"))["last"] or 0
     NotificationCursor.objects.get_or_create(pk=1, defaults={"last_activity_id": start})
-    return NotificationCursor.objects.select_for_update().get(pk=1)
+    return cursors.lock(NotificationCursor)
 
 
 def _notify(entry: ActivityLog) -> list[Notification]:

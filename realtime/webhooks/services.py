@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from activity import cursors
 from activity.models import ActivityLog
 from jobs import registry
 from jobs import services as job_services
@@ -93,8 +94,9 @@ def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
 def dispatch_pending(*, limit: int = BATCH_SIZE) -> int:
     """Turn activity committed since the cursor into deliveries; returns the rows read.
 
-    Safe in many processes at once (the cursor row is locked) and after a crash (the cursor
-    moves with the deliveries it accounts for).
+    Safe in many processes at once (the cursor row is locked: `CursorTaken` while another
+    process's pass holds it) and after a crash (the cursor moves with the deliveries it
+    accounts for).
     """
     stored = WebhookCursor.objects.filter(pk=1).values_list("last_activity_id", flat=True)
     last = next(iter(stored), None)
@@ -119,7 +121,7 @@ def dispatch_pending(*, limit: int = BATCH_SIZE) -> int:
 
 def _locked_cursor() -> WebhookCursor:
     WebhookCursor.objects.get_or_create(pk=1)
-    return WebhookCursor.objects.select_for_update().get(pk=1)
+    return cursors.lock(WebhookCursor)
 
 
 def _move(cursor: WebhookCursor, last_activity_id: int) -> None:
