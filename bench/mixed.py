@@ -9,7 +9,10 @@ between the two servers, so half the sockets hear of each write through Redis. P
 REST latency (the target is its p99), each event's delivery, checked against the rows the
 service logged on `episodes` meanwhile (every user should get every one, exactly once), the
 pings' round trips, and how long the garbage collector held each server process (its runs
-stall every request and socket of the process at once).
+stall every request and socket of the process at once). Beside the clients' REST latency it
+prints the servers' own (their request-duration histograms): on one machine the simulated
+users share the cores, and the gap between the two is time the call spent outside the
+service, queued for a core or in the client.
 """
 
 import io
@@ -25,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from knox.models import AuthToken
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.clients import raise_open_files_limit
@@ -40,6 +44,7 @@ INTERVAL_SECONDS = 10
 EPISODES = 200
 REST_P99_TARGET_MS = 150
 GC_PAUSES = "episodes_gc_pause_seconds"
+REQUEST_SECONDS = "episodes_http_request_duration_seconds"
 
 
 def run(env: dict[str, str]) -> Iterator[str]:
@@ -140,6 +145,7 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
                 process.kill()
             process.wait()
     yield from _rest_lines(calls)
+    yield _in_servers(servers)
     yield (
         f"  events: {len(expected):,} logged on `episodes`, "
         f"{len(expected) * len(tokens):,} deliveries expected, {len(deliveries.latencies):,} "
@@ -170,12 +176,39 @@ def _rest_lines(calls: list[list]) -> Iterator[str]:
     )
 
 
+def _family(server: Server, name: str) -> Metric:
+    with urllib.request.urlopen(f"{server.http}/metrics") as response:
+        text = response.read().decode()
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == name]
+    return family
+
+
+def _in_servers(servers: list[Server]) -> str:
+    """The API calls as the servers timed them, from arrival to response: the percentiles'
+    bucket bounds of their histograms, summed over both processes."""
+    counts: dict[float, float] = {}
+    for server in servers:
+        for sample in _family(server, REQUEST_SECONDS).samples:
+            if sample.name.endswith("_bucket") and sample.labels["route"].startswith("api/"):
+                bound = float(sample.labels["le"])
+                counts[bound] = counts.get(bound, 0.0) + sample.value
+    bounds = sorted(counts)
+    total = counts[bounds[-1]]
+
+    def within(share: float) -> str:
+        bound = next(b for b in bounds if counts[b] >= share * total)
+        return f"{bound * 1000:.0f} ms" if bound != float("inf") else "over the last bucket"
+
+    return (
+        f"  REST in the servers (their request-duration histograms, {total:,.0f} calls): "
+        f"p50 within {within(0.5)}, p99 within {within(0.99)}"
+    )
+
+
 def _gc_pauses(server: Server) -> str:
     """Every run of the collector holds the whole process: how many, how long in all, and
     how many held it over 5 ms, as the server's /metrics counts them since it started."""
-    with urllib.request.urlopen(f"{server.http}/metrics") as response:
-        text = response.read().decode()
-    (family,) = [f for f in text_string_to_metric_families(text) if f.name == GC_PAUSES]
+    family = _family(server, GC_PAUSES)
     runs = sum(s.value for s in family.samples if s.name.endswith("_count"))
     seconds = sum(s.value for s in family.samples if s.name.endswith("_sum"))
     short = sum(
