@@ -116,7 +116,9 @@ def test_a_job_of_a_sigkilled_worker_is_completed_by_another(service):
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs DATABASE_URL (PostgreSQL)")
 def test_two_workers_run_200_jobs_each_exactly_once(service):
-    ids = enqueue(service, 200)
+    # Each job lasts 50 ms, so that the first worker alone would need at least 5 s: no-op
+    # jobs could all be done before the second worker's processes had set Django up.
+    ids = enqueue(service, 200, seconds=0.05)
     workers = [start_worker(service.env, "--concurrency", "2") for _ in range(2)]
     try:
         service.wait_for(
