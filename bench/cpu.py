@@ -32,3 +32,13 @@ def wait_until_idle(pid: int, *, timeout: float = 30.0) -> None:
             return
         spent = now
     raise TimeoutError(f"process {pid} still busy after {timeout} s")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs, as /proc lists them now."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as children:
+            for child in map(int, children.read().split()):
+                found += [child, *descendants(child)]
+    return found

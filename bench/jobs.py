@@ -21,7 +21,7 @@ from psycopg.conninfo import make_conninfo
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from bench import bare_jobs
+from bench import bare_jobs, cpu
 from bench.http import post_json
 from jobs import registry, services
 from jobs.models import Job, JobStatus
@@ -32,8 +32,6 @@ TARGET_JOBS_PER_SECOND = 500  # with 4 workers, on PostgreSQL
 TARGET_BARE_RATIO = 0.4
 TARGET_SCALING = 1.6  # 2 workers against 1
 TARGET_START_MS = 100  # enqueue-to-start with a separate run_jobs
-# Worker processes set Django up before they take jobs; the drain is timed once they have.
-WORKER_START_SECONDS = 3.0
 LATENCY_JOBS = 100
 LATENCY_SPACING_SECONDS = 0.05
 
@@ -56,7 +54,7 @@ def _rate(backlog: QuerySet[Job]) -> float:
 def _drain(env: dict[str, str], workers: int) -> float:
     worker = start_worker(env, "--concurrency", str(workers), quiet=True)
     try:
-        time.sleep(WORKER_START_SECONDS)
+        _wait_until_set_up(worker.pid, workers)
         backlog = _backlog()
         while backlog.filter(status=JobStatus.COMPLETED).count() < BACKLOG:
             if worker.poll() is not None:
@@ -65,6 +63,18 @@ def _drain(env: dict[str, str], workers: int) -> float:
     finally:
         stop(worker)
     return _rate(backlog)
+
+
+def _wait_until_set_up(pid: int, workers: int) -> None:
+    """Until the supervisor and its children have set Django up and gone idle: a child still
+    importing when the backlog arrives would spend the drain's CPU on its start-up."""
+    deadline = time.monotonic() + 60
+    while len(cpu.descendants(pid)) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run_jobs did not start its {workers} children")
+        time.sleep(0.1)
+    for process in [pid, *cpu.descendants(pid)]:
+        cpu.wait_until_idle(process, timeout=60)
 
 
 def _drain_bare(processes: int) -> float:
