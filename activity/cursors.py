@@ -7,7 +7,9 @@ process at once, for as long as the holder's pass lasts. The follower tries agai
 instead (`activity.log_follower`), for the rows committed after the holder read its batch.
 """
 
-from django.db.models import Model
+from django.db.models import Exists, Model, OuterRef
+
+from activity.models import ActivityLog
 
 
 class CursorTaken(Exception):
@@ -24,3 +26,11 @@ def lock[M: Model](model: type[M]) -> M:
     if cursor is None:
         raise CursorTaken
     return cursor
+
+
+def news_after(model: type[Model]) -> bool | None:
+    """Whether activity was committed after the cursor; None when it has no row yet. One
+    query, which every follower in every process runs on each wake-up and poll."""
+    after = ActivityLog.objects.filter(id__gt=OuterRef("last_activity_id"))
+    found = model._default_manager.filter(pk=1).values_list(Exists(after), flat=True)
+    return next(iter(found), None)

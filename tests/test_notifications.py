@@ -1,5 +1,6 @@
 """Notifications: who gets which, the API over one's own inbox, preferences and pruning."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from activity import events
-from activity.models import Notification, NotificationCursor
+from activity.models import Action, ActivityLog, Notification, NotificationCursor
 from activity.notifications import services
 from activity.notifications.selectors import UNREAD_COUNT_CAP
 from episodes.models import EpisodeFile
@@ -199,6 +200,23 @@ def test_jobs_nobody_started_are_passed_over_without_a_lookup_each():
 
     assert deliver_after_jobs(5) == deliver_after_jobs(1)
     assert not Notification.objects.exists()
+
+
+def test_a_pass_loads_whole_only_the_activity_a_rule_applies_to(django_assert_num_queries):
+    for _ in range(2):
+        job_services.enqueue(registry.get("diagnostic"), {})
+        execution.run_claimed(job_services.claim(worker_id="test", queues=["default"]))
+    completions = ActivityLog.objects.filter(resource_type="job", action=Action.COMPLETE)
+    assert ActivityLog.objects.filter(resource_type="job").count() > completions.count()
+
+    # Whether there is news after the cursor, the savepoint, the lock, the batch's ids, the rows
+    # with a rule, the cursor moved, the savepoint released.
+    with django_assert_num_queries(7) as queries:
+        services.deliver_pending()
+
+    [loaded] = [q["sql"] for q in queries if '"activity_activitylog"."metadata"' in q["sql"]]
+    ids = re.search(r'"activity_activitylog"\."id" IN \(([^)]*)\)', loaded).group(1)
+    assert {int(pk) for pk in ids.split(",")} == set(completions.values_list("pk", flat=True))
 
 
 def test_housekeeping_jobs_tell_their_creator_only_when_they_fail(people, settings):

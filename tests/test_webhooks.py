@@ -222,6 +222,19 @@ def test_the_dispatcher_makes_deliveries_as_soon_as_activity_commits(staff_api, 
     assert delivery.job is not None and delivery.job.job_type == services.JOB_TYPE
 
 
+def test_a_pass_with_no_endpoints_moves_the_cursor_in_a_few_queries(
+    staff_api, django_assert_num_queries
+):
+    create_episode(staff_api)
+    services.dispatch_pending()  # the cursor exists from here on
+    create_episode(staff_api, "Sequel")
+
+    # Whether there is news after the cursor, the savepoint, the lock, the endpoints, the newest
+    # activity, the cursor moved, the savepoint released.
+    with django_assert_num_queries(7):
+        services.dispatch_pending()
+
+
 def test_a_delivery_s_payload_has_the_shape_the_schema_gives(staff_api, allow_private):
     endpoint = register(staff_api, "http://127.0.0.1:9/", ["episode_updated"])
     episode_id = create_episode(staff_api)

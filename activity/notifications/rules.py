@@ -37,6 +37,11 @@ def register(resource_type: str, action: str, rule: Rule, *, readable_with: str)
     _rules[(resource_type, action)] = (rule, readable_with)
 
 
+def applies_to(resource_type: str, action: str) -> bool:
+    """Whether any rule could make a notification of such activity."""
+    return (resource_type, action) in _rules
+
+
 def plan(entry: ActivityLog) -> Planned | None:
     registered = _rules.get((entry.resource_type, entry.action))
     if registered is None:

@@ -98,12 +98,13 @@ def dispatch_pending(*, limit: int = BATCH_SIZE) -> int:
     process's pass holds it) and after a crash (the cursor moves with the deliveries it
     accounts for).
     """
-    stored = WebhookCursor.objects.filter(pk=1).values_list("last_activity_id", flat=True)
-    last = next(iter(stored), None)
-    if last is not None and not ActivityLog.objects.filter(id__gt=last).exists():
+    news = cursors.news_after(WebhookCursor)
+    if news is False:
         return 0
     with transaction.atomic():
-        cursor = _locked_cursor()
+        if news is None:
+            WebhookCursor.objects.get_or_create(pk=1)
+        cursor = cursors.lock(WebhookCursor)
         endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
         if not endpoints:  # nothing to send: skip what was committed meanwhile
             latest = ActivityLog.objects.aggregate(latest=Max("id"))["latest"] or 0
@@ -117,11 +118,6 @@ def dispatch_pending(*, limit: int = BATCH_SIZE) -> int:
         if entries:
             _move(cursor, entries[-1].id)
     return len(entries)
-
-
-def _locked_cursor() -> WebhookCursor:
-    WebhookCursor.objects.get_or_create(pk=1)
-    return cursors.lock(WebhookCursor)
 
 
 def _move(cursor: WebhookCursor, last_activity_id: int) -> None:
