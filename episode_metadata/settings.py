@@ -134,6 +134,10 @@ def _database() -> Mapping[str, Any]:
             "max_size": env_int("DATABASE_POOL_SIZE", 10),
             "timeout": 10,
         }
+        # Django's own cursors bind on the client and never prepare; this lets the few
+        # statements bound on the server be (`episode_metadata.common.prepared`), as psycopg
+        # would by default.
+        config["OPTIONS"]["prepare_threshold"] = 5
     return config
 
 

@@ -2,7 +2,9 @@
 
 A worker claims and answers for every job with a handful of statements; building each with
 the ORM cost more CPU than the database spent running it. Values still go through each
-field's own `get_db_prep_*`, so they are stored exactly as the ORM would store them.
+field's own `get_db_prep_*`, so they are stored exactly as the ORM would store them. On
+PostgreSQL the claim and the updates are prepared (`episode_metadata.common.prepared`): the
+server plans each once per connection, not once per job.
 """
 
 from functools import cache
@@ -12,6 +14,7 @@ from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 
+from episode_metadata.common import prepared
 from jobs.models import WAITING, Job, JobStatus
 
 _FIELD_NAMES = [f.attname for f in Job._meta.concrete_fields]
@@ -60,12 +63,9 @@ def claim(queues: list[str], now, worker_id: str, *, savepoint: bool) -> Job | N
             update(job, running(job, worker_id, now), {})
         return job
     at = _FIELDS["heartbeat_at"].get_db_prep_value(now, connection)
-    params = [JobStatus.RUNNING, worker_id, at, at, *WAITING, *queues, at]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(len(queues), savepoint), params)
-        if savepoint:
-            cursor.nextset()
-        return _job(cursor.fetchone())
+    params = [JobStatus.RUNNING, worker_id, at, at, *queues, at]
+    after = f"SAVEPOINT {_CLAIM_SAVEPOINT}" if savepoint else None
+    return _job(prepared.execute(_claim_sql(len(queues)), params, after=after).fetchone())
 
 
 def undo_claim() -> None:
@@ -81,11 +81,11 @@ def undo_claim() -> None:
 
 
 @cache
-def _claim_sql(queue_count: int, savepoint: bool) -> str:
+def _claim_sql(queue_count: int) -> str:
     table = connection.ops.quote_name(Job._meta.db_table)
     returned = ", ".join(f"due.{_column(f.name)}" for f in Job._meta.concrete_fields)
     # The row as it was comes back from the subquery, which reads it before the UPDATE.
-    update = (
+    return (
         f"UPDATE {table} SET {_column('status')} = %s, "  # noqa: S608 - identifiers
         f"{_column('attempts')} = due.{_column('attempts')} + 1, {_column('worker_id')} = %s, "
         f"{_column('heartbeat_at')} = %s, "
@@ -94,12 +94,13 @@ def _claim_sql(queue_count: int, savepoint: bool) -> str:
         f"FROM ({_due_sql('postgresql', queue_count, '*')}) AS due "
         f"WHERE {table}.{_column('id')} = due.{_column('id')} RETURNING {returned}"
     )
-    return f"SAVEPOINT {_CLAIM_SAVEPOINT}; {update}" if savepoint else update
 
 
 def _due_sql(vendor: str, queue_count: int, columns: str) -> str:
     table = connection.ops.quote_name(Job._meta.db_table)
-    statuses = ", ".join(["%s"] * len(WAITING))
+    # Written out, not bound: the partial index of waiting jobs serves only a statement that
+    # names its statuses, and a prepared one is planned before any value is known.
+    statuses = ", ".join(f"'{status}'" for status in WAITING)
     queues = ", ".join(["%s"] * queue_count)
     # SQLite has no row locks: its IMMEDIATE transactions let one writer claim at a time.
     lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
@@ -119,7 +120,7 @@ def _next_due_sql(vendor: str, queue_count: int) -> str:
 
 def _next_due(queues: list[str], now) -> Job | None:
     run_after = Job._meta.get_field("run_after").get_db_prep_value(now, connection)
-    params = [*WAITING, *queues, run_after]
+    params = [*queues, run_after]
     with connection.cursor() as cursor:
         cursor.execute(_next_due_sql(connection.vendor, len(queues)), params)
         return _job(cursor.fetchone())
@@ -173,6 +174,8 @@ def update(job: Job, changes: dict[str, Any], guard: dict[str, Any]) -> int:
     params.append(fields.pk.get_db_prep_value(job.pk, connection))
     params += [_FIELDS[n].get_db_prep_value(v, connection) for n, v in guard.items()]
     sql = _update_sql(connection.vendor, tuple(changes), tuple(guard))
+    if connection.vendor == "postgresql":
+        return prepared.execute(sql, params).rowcount
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
