@@ -5,31 +5,37 @@ Django's psycopg cursors bind parameters on the client and leave psycopg's prepa
 statements off, as connection poolers in transaction mode need: every execution quotes each
 value into the text, and the server parses and plans the statement anew. For the job
 worker's claim, planning cost the server as much as running it. Statements run here go
-through psycopg's server-binding cursor instead, prepared on their first execution; the rest
-of the project keeps Django's defaults. PostgreSQL only.
+through psycopg's server-binding cursor instead, which prepares a statement once it has run
+it `prepare_threshold` times (settings.py); the rest of the project keeps Django's defaults.
+PostgreSQL only.
 
-Two Django internals are used, both tested (tests/test_prepared_statements.py): the raw
-connection (`connection.connection`) and the wrapper that turns the driver's errors into
-Django's (`connection.wrap_database_errors`), so callers catch what the ORM raises.
+The cursor is wrapped as Django wraps its own, so the driver's errors come out as Django's
+and the statements are logged where queries are (`assert_num_queries`, DEBUG). That takes
+three Django internals, all tested (tests/test_prepared_statements.py): the raw connection
+(`connection.connection`), the cursor wrappers of `django.db.backends.utils`, and
+`wrap_database_errors`.
 """
 
 from collections.abc import Sequence
 
 import psycopg
 from django.db import connection
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
-def execute(sql: str, params: Sequence, *, after: str | None = None) -> psycopg.Cursor:
-    """Run `sql`, prepared; with `after`, a parameterless statement (a SAVEPOINT, say) runs
-    first in the same round trip. The cursor holds `sql`'s result."""
+def execute(sql: str, params: Sequence, *, after: str | None = None) -> CursorWrapper:
+    """Run `sql`; with `after`, a parameterless statement (a SAVEPOINT, say) runs first in
+    the same round trip. The cursor holds `sql`'s result."""
     connection.validate_thread_sharing()
     connection.ensure_connection()
     raw = connection.connection
-    with connection.wrap_database_errors:
-        cursor = psycopg.Cursor(raw)
-        if after is None:
-            return cursor.execute(sql, params, prepare=True)
-        with raw.pipeline():
-            psycopg.Cursor(raw).execute(after, prepare=True)
-            cursor.execute(sql, params, prepare=True)
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    cursor = wrapper(psycopg.Cursor(raw), connection)
+    if after is None:
+        cursor.execute(sql, params)
         return cursor
+    # In a pipeline the server's answers, errors included, arrive as it ends.
+    with connection.wrap_database_errors, raw.pipeline():
+        psycopg.Cursor(raw).execute(after)
+        cursor.execute(sql, params)
+    return cursor
