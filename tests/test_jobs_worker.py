@@ -345,6 +345,27 @@ def test_a_starting_worker_announces_itself_on_the_jobs_topic():
     assert announced["concurrency"] == 3 and announced["queues"] == ["default", "exports"]
 
 
+def test_the_notifier_is_nudged_at_once_after_a_quiet_spell_and_at_most_twice_a_second_in_a_burst():
+    from jobs.supervisor import Nudges
+
+    nudges = Nudges(interval=0.5)
+    assert not nudges.due(now=100.0)  # nothing committed
+    assert nudges.wait_seconds(now=100.0, longest=1.0) == 1.0
+
+    nudges.pending = True
+    assert nudges.due(now=100.0)  # the first commit in a while: at once
+    assert not nudges.due(now=100.1)  # once per batch of commits
+
+    nudges.pending = True  # a burst goes on
+    assert not nudges.due(now=100.2)
+    assert nudges.wait_seconds(now=100.2, longest=1.0) == pytest.approx(0.3)
+    assert nudges.due(now=100.5)  # its commits, together, half a second after the last nudge
+
+    assert not nudges.due(now=101.5)  # the burst is over: no nudge without a commit
+    nudges.pending = True
+    assert nudges.due(now=101.5)
+
+
 class Hung(Exception):
     pass
 
