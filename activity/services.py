@@ -1,7 +1,7 @@
 """Writing the activity log. Recording must never break the change being recorded."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import partial
@@ -12,7 +12,7 @@ from django.db import models, transaction
 
 from activity import events, inserts
 from activity.models import Action, ActivityLog
-from activity.tracking import Tracker, remember_values, tracker_for
+from activity.tracking import Tracker, remember_values, remember_written, tracker_for
 from episode_metadata.common import context, counters
 
 logger = logging.getLogger(__name__)
@@ -38,27 +38,39 @@ def _jsonable(value: Any) -> Any:
         return str(value)  # a type JSON cannot hold (a stored file, say): its text is its record
 
 
-def _values(tracker: Tracker, source: dict[str, Any]) -> dict[str, Any]:
+def _values(fields: list[models.Field], source: dict[str, Any]) -> dict[str, Any]:
     """Field values by name; fields that were never loaded (deferred) are left out."""
-    return {f.name: _jsonable(source[f.attname]) for f in tracker.fields() if f.attname in source}
+    return {f.name: _jsonable(source[f.attname]) for f in fields if f.attname in source}
 
 
 def _snapshot(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
-    return _values(tracker, instance.__dict__)
+    return _values(tracker.fields(), instance.__dict__)
 
 
-def snapshot_before_save(instance: models.Model) -> dict[str, Any] | None:
+def _chosen(tracker: Tracker, names: Collection[str] | None) -> list[models.Field]:
+    """The tracked fields among `names`, or all of them."""
+    fields = tracker.fields()
+    if names is None:
+        return fields
+    return [f for f in fields if f.name in names or f.attname in names]
+
+
+def snapshot_before_save(
+    instance: models.Model, *, fields: Collection[str] | None = None
+) -> dict[str, Any] | None:
     """The row as it was before this save: as loaded, or else as the database holds it.
 
     Called by the `pre_save` receiver, and by any writer that changes a tracked row
-    without `save()` (a job's guarded UPDATE) before it writes.
+    without `save()` (a job's guarded UPDATE) before it writes; one that knows which
+    fields it writes names them, and only those are read.
     """
     tracker = tracker_for(type(instance))
+    chosen = _chosen(tracker, fields)
     loaded = getattr(instance, "_activity_loaded", None)
     if loaded is not None:
-        return _values(tracker, loaded)
+        return _values(chosen, loaded)
     stored = tracker.model._base_manager.filter(pk=instance.pk).first()
-    return None if stored is None else _snapshot(tracker, stored)
+    return None if stored is None else _values(chosen, stored.__dict__)
 
 
 def _summary(tracker: Tracker, instance: models.Model) -> dict[str, Any]:
@@ -78,19 +90,29 @@ def _action_for_update(tracker: Tracker, changes: dict[str, list]) -> str:
     return Action.UPDATE
 
 
-def record_save(instance: models.Model, *, previous: dict[str, Any] | None) -> None:
+def record_save(
+    instance: models.Model,
+    *,
+    previous: dict[str, Any] | None,
+    fields: Collection[str] | None = None,
+) -> None:
     """The one place a saved change becomes an activity row (and, once committed, an event).
 
     Called by the `post_save` receiver, and by any writer that changes a tracked row without
-    `save()` (a job's guarded UPDATE) after it wrote, with what `snapshot_before_save` gave.
+    `save()` (a job's guarded UPDATE) after it wrote, with what `snapshot_before_save` gave
+    for the same `fields`: a worker writes a few of a job's fields twice a job, and
+    comparing every field before and after cost it more than its UPDATE.
     """
     tracker = tracker_for(type(instance))
-    current = _snapshot(tracker, instance)
+    chosen = _chosen(tracker, fields)
+    current = _values(chosen, instance.__dict__)
     # What was just saved is the 'before' of this instance's next save.
     loaded = instance.__dict__
-    remember_values(
-        instance, {f.attname: loaded[f.attname] for f in tracker.fields() if f.attname in loaded}
-    )
+    saved = {f.attname: loaded[f.attname] for f in chosen if f.attname in loaded}
+    if fields is None:
+        remember_values(instance, saved)
+    else:
+        remember_written(instance, saved)
     if previous is None:
         record(instance, action=tracker.create_action, changes=current)
         return

@@ -60,7 +60,18 @@ def _remember_loaded_values(model: type[models.Model]) -> None:
 
 def remember_values(instance: models.Model, values: dict) -> None:
     """Note what the row now holds, as the 'before' of the instance's next save."""
-    instance.__dict__["_activity_loaded"] = {
+    instance.__dict__["_activity_loaded"] = _copies(values)
+
+
+def remember_written(instance: models.Model, values: dict) -> None:
+    """Note the values just written over some of the row's fields; the rest stay as noted."""
+    remembered = instance.__dict__.get("_activity_loaded", {})
+    instance.__dict__["_activity_loaded"] = {**remembered, **_copies(values)}
+
+
+def _copies(values: dict) -> dict:
+    # A JSON field's list or dict may be changed in place before the next save.
+    return {
         name: copy.deepcopy(value) if isinstance(value, list | dict) else value
         for name, value in values.items()
     }

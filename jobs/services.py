@@ -74,8 +74,9 @@ def _claim(*, worker_id: str, queues: list[str], savepoint: bool) -> Job | None:
         if job is None:
             return None
         with context.acting(replace(context.current(), request_id=f"job:{job.pk}")):
-            previous = activity_services.snapshot_before_save(job)
-            _record(job, previous, statements.running(job, worker_id, now))
+            changes = statements.running(job, worker_id, now)
+            previous = activity_services.snapshot_before_save(job, fields=changes)
+            _record(job, previous, changes)
     return job
 
 
@@ -86,7 +87,7 @@ def _apply(job: Job, guard: dict[str, Any], **changes: Any) -> bool:
     A worker's answer must not overwrite a job that was taken from it meanwhile (its lease
     ran out): `save()` cannot make that condition part of its UPDATE, so this does.
     """
-    previous = activity_services.snapshot_before_save(job)
+    previous = activity_services.snapshot_before_save(job, fields=changes)
     # The UPDATE and its record stand or fall together, with the caller's transaction if any.
     with transaction.atomic(savepoint=False):
         if not statements.update(job, changes, guard):
@@ -99,7 +100,7 @@ def _record(job: Job, previous: dict[str, Any] | None, changes: dict[str, Any]) 
     """The job in memory as its row now is, and the change in the activity log."""
     for name, value in changes.items():
         setattr(job, name, value)
-    activity_services.record_save(job, previous=previous)
+    activity_services.record_save(job, previous=previous, fields=changes)
 
 
 def answer_then_claim(

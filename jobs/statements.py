@@ -10,7 +10,7 @@ server plans each once per connection, not once per job.
 from functools import cache
 from typing import Any, cast
 
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 
@@ -55,14 +55,15 @@ def claim(queues: list[str], now, worker_id: str, *, savepoint: bool) -> Job | N
     PostgreSQL takes, marks and returns the row in one statement, after the savepoint in the
     same round trip: a worker claims once a job, and each round trip costs both sides CPU.
     """
-    if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
         if savepoint:
             _execute(f"SAVEPOINT {_CLAIM_SAVEPOINT}", [])
         job = _next_due(queues, now)
         if job is not None:
             update(job, running(job, worker_id, now), {})
         return job
-    at = _FIELDS["heartbeat_at"].get_db_prep_value(now, connection)
+    at = _FIELDS["heartbeat_at"].get_db_prep_value(now, db)
     params = [JobStatus.RUNNING, worker_id, at, at, *queues, at]
     after = f"SAVEPOINT {_CLAIM_SAVEPOINT}" if savepoint else None
     return _job(prepared.execute(_claim_sql(len(queues)), params, after=after).fetchone())
@@ -131,9 +132,10 @@ def _job(row: tuple | None) -> Job | None:
         return None
     # As `Job.objects.raw()` would load it, without working out again for every claim which
     # column is which field and how each converts.
-    columns = _columns(connections[connection.alias])
-    values = [_from_db(value, column) for value, column in zip(row, columns, strict=True)]
-    return Job.from_db(connection.alias, _FIELD_NAMES, values)
+    db = connections[DEFAULT_DB_ALIAS]
+    columns = _columns(db)
+    values = [_from_db(value, column, db) for value, column in zip(row, columns, strict=True)]
+    return Job.from_db(db.alias, _FIELD_NAMES, values)
 
 
 def _execute(sql: str, params: list) -> None:
@@ -152,10 +154,10 @@ def _columns(db: BaseDatabaseWrapper) -> list[tuple[Any, list]]:
     return columns
 
 
-def _from_db(value: Any, column: tuple[Any, list]) -> Any:
+def _from_db(value: Any, column: tuple[Any, list], db: BaseDatabaseWrapper) -> Any:
     expression, converters = column
     for converter in converters:
-        value = converter(value, expression, connection)
+        value = converter(value, expression, db)
     return value
 
 
@@ -169,13 +171,13 @@ def _update_sql(vendor: str, changed: tuple[str, ...], guarded: tuple[str, ...])
 
 def update(job: Job, changes: dict[str, Any], guard: dict[str, Any]) -> int:
     """UPDATE the job's row with `changes` where it still matches `guard`; rows changed."""
-    fields = Job._meta
-    params = [_FIELDS[n].get_db_prep_save(v, connection) for n, v in changes.items()]
-    params.append(fields.pk.get_db_prep_value(job.pk, connection))
-    params += [_FIELDS[n].get_db_prep_value(v, connection) for n, v in guard.items()]
-    sql = _update_sql(connection.vendor, tuple(changes), tuple(guard))
-    if connection.vendor == "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    params = [_FIELDS[n].get_db_prep_save(v, db) for n, v in changes.items()]
+    params.append(Job._meta.pk.get_db_prep_value(job.pk, db))
+    params += [_FIELDS[n].get_db_prep_value(v, db) for n, v in guard.items()]
+    sql = _update_sql(db.vendor, tuple(changes), tuple(guard))
+    if db.vendor == "postgresql":
         return prepared.execute(sql, params).rowcount
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

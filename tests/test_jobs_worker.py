@@ -435,6 +435,26 @@ def test_a_worker_answers_and_claims_its_next_job_in_one_commit():
     assert actions(second) == ["create", "start"]
 
 
+def test_a_workers_activity_rows_hold_what_it_wrote_and_nothing_it_did_not():
+    """The claim and the answer write a few fields with one UPDATE each: their rows list those
+    fields' changes, not a value changed in memory that no statement wrote."""
+    enqueue("diagnostic")
+    job = services.claim(worker_id=WORKER, queues=["default"])
+    job.priority = 7  # in memory only
+    assert services.complete(job, {"ok": True}) == JobStatus.COMPLETED
+
+    rows = ActivityLog.objects.filter(resource_type="job", resource_id=str(job.pk))
+    started, completed = rows.exclude(action="create").order_by("id")
+    assert set(started.changes) == {"status", "attempts", "worker_id", "started_at"}
+    assert set(completed.changes) == {"status", "result", "finished_at"}
+    assert completed.changes["status"] == [JobStatus.RUNNING, JobStatus.COMPLETED]
+    assert Job.objects.get(pk=job.pk).priority == 0
+
+    job.priority = 0  # back as stored: a later save records no priority change either
+    job.save()
+    assert not rows.filter(action="update").exists()
+
+
 @contextlib.contextmanager
 def claims_refused():
     """A database that refuses every claim, as a broken one would."""

@@ -19,13 +19,16 @@ three Django internals, all tested (tests/test_prepared_statements.py): the raw 
 from collections.abc import Sequence
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
 def execute(sql: str, params: Sequence, *, after: str | None = None) -> CursorWrapper:
     """Run `sql`; with `after`, a parameterless statement (a SAVEPOINT, say) runs first in
     the same round trip. The cursor holds `sql`'s result."""
+    # The connection itself, not the `django.db.connection` proxy, which looks this thread's
+    # up again on every attribute read.
+    connection = connections[DEFAULT_DB_ALIAS]
     connection.validate_thread_sharing()
     connection.ensure_connection()
     raw = connection.connection
