@@ -191,3 +191,38 @@ def test_a_notifier_that_gave_way_catches_up_as_soon_as_the_cursor_is_free(user)
             time.sleep(0.05)
     finally:
         notifier.stop()
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # each block its own transaction, as in a worker
+def test_a_workers_claims_and_answers_alone_commit_without_waiting_for_the_disk(user):
+    """Activity ids keep commit order under a lock held to the end of each commit, so workers
+    waited in turn for each other's WAL flushes. Their claims and answers no longer wait for
+    the disk; every other write does, within the worker's process too."""
+    from jobs import registry
+    from jobs import services as jobs
+
+    diagnostic = registry.get("diagnostic")
+    for _ in range(2):
+        jobs.enqueue(diagnostic, {})
+    on_commit = []
+    with transaction.atomic():
+        job = jobs.claim(worker_id="w", queues=["default"])
+        on_commit.append(synchronous_commit())
+    with transaction.atomic():
+        status, claimed = jobs.answer_then_claim(
+            lambda: jobs.complete(job, None), worker_id="w", queues=["default"]
+        )
+        on_commit.append(synchronous_commit())
+    assert (status, claimed is not None) == ("completed", True)
+    assert on_commit == ["off", "off"]
+
+    assert synchronous_commit() == "on"
+    with transaction.atomic():
+        services.create_episode(user=user, data={"title": "Waits for the disk"})
+        assert synchronous_commit() == "on"

@@ -50,7 +50,7 @@ def test_errors_come_out_as_djangos_and_roll_back_to_the_savepoint():
             prepared.execute(
                 'UPDATE "jobs_job" SET "progress" = %s WHERE "id" = %s',
                 [101, job.pk],
-                after="SAVEPOINT before_update",
+                first=["SAVEPOINT before_update"],
             )
         transaction.set_rollback(False)
         prepared.execute("ROLLBACK TO SAVEPOINT before_update", [])

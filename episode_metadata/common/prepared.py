@@ -23,9 +23,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 
-def execute(sql: str, params: Sequence, *, after: str | None = None) -> CursorWrapper:
-    """Run `sql`; with `after`, a parameterless statement (a SAVEPOINT, say) runs first in
-    the same round trip. The cursor holds `sql`'s result."""
+def execute(sql: str, params: Sequence, *, first: Sequence[str] = ()) -> CursorWrapper:
+    """Run `sql`, after the parameterless statements `first` (a SAVEPOINT, say) in the same
+    round trip. The cursor holds `sql`'s result."""
     # The connection itself, not the `django.db.connection` proxy, which looks this thread's
     # up again on every attribute read.
     connection = connections[DEFAULT_DB_ALIAS]
@@ -34,11 +34,13 @@ def execute(sql: str, params: Sequence, *, after: str | None = None) -> CursorWr
     raw = connection.connection
     wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
     cursor = wrapper(psycopg.Cursor(raw), connection)
-    if after is None:
+    if not first:
         cursor.execute(sql, params)
         return cursor
     # In a pipeline the server's answers, errors included, arrive as it ends.
     with connection.wrap_database_errors, raw.pipeline():
-        psycopg.Cursor(raw).execute(after)
+        setup = psycopg.Cursor(raw)
+        for statement in first:
+            setup.execute(statement)
         cursor.execute(sql, params)
     return cursor
