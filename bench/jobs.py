@@ -23,6 +23,7 @@ from websockets.sync.client import connect
 
 from bench import bare_jobs, cpu
 from bench.http import post_json
+from bench.servers import server_pid
 from jobs import registry, services
 from jobs.models import Job, JobStatus
 from tests.service_process import Server, manage_command, start_worker, stop, uvicorn
@@ -187,7 +188,9 @@ def _measure(env: dict[str, str], token: str, *, worker_in_server: bool) -> list
     server = Server(env, command=command).start()
     worker = None if worker_in_server else start_worker(env, "--concurrency", "2", quiet=True)
     try:
-        time.sleep(2.0)  # the worker processes start
+        # Until the worker's processes have set Django up: a job enqueued while a child
+        # still imports would count its start-up as the job's wait.
+        _wait_until_set_up(worker.pid if worker is not None else server_pid(server), 2)
         dashboard = _Dashboard(server, token)
         ids = _enqueue_one_by_one(server, token, dashboard)
         dashboard.close()
