@@ -10,9 +10,11 @@ REST latency (the target is its p99), each event's delivery, checked against the
 service logged on `episodes` meanwhile (every user should get every one, exactly once), the
 pings' round trips, and how long the garbage collector held each server process (its runs
 stall every request and socket of the process at once). Beside the clients' REST latency it
-prints the servers' own (their request-duration histograms): on one machine the simulated
-users share the cores, and the gap between the two is time the call spent outside the
-service, queued for a core or in the client.
+prints the servers' own (their request-duration histograms, from a request's having been
+received whole to its response, its wait for a free thread included, and that wait apart): on
+one machine the simulated users share the cores, and the gap between the clients' figures and
+the servers' is time spent outside the request threads, in the kernel's queues, the servers'
+event loops or the clients.
 """
 
 import io
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -30,6 +32,7 @@ from django.db import connection
 from knox.models import AuthToken
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.clients import raise_open_files_limit
 from bench.fanout import GRACE_SECONDS, LATEST, Deliveries, met, percentile
@@ -45,6 +48,7 @@ EPISODES = 200
 REST_P99_TARGET_MS = 150
 GC_PAUSES = "episodes_gc_pause_seconds"
 REQUEST_SECONDS = "episodes_http_request_duration_seconds"
+WAIT_SECONDS = "episodes_http_request_wait_seconds"
 
 
 def run(env: dict[str, str]) -> Iterator[str]:
@@ -146,6 +150,7 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
             process.wait()
     yield from _rest_lines(calls)
     yield _in_servers(servers)
+    yield _waits_in_servers(servers)
     yield (
         f"  events: {len(expected):,} logged on `episodes`, "
         f"{len(expected) * len(tokens):,} deliveries expected, {len(deliveries.latencies):,} "
@@ -184,25 +189,47 @@ def _family(server: Server, name: str) -> Metric:
 
 
 def _in_servers(servers: list[Server]) -> str:
-    """The API calls as the servers timed them, from arrival to response: the percentiles'
-    bucket bounds of their histograms, summed over both processes."""
+    """The API calls as the servers timed them, from having been received whole to the
+    response, summed over both processes."""
+    counts = _bucket_counts(
+        servers, REQUEST_SECONDS, lambda s: s.labels["route"].startswith("api/")
+    )
+    return (
+        f"  REST in the servers (their request-duration histograms, "
+        f"{_total(counts):,.0f} calls): {_bounds(counts)}"
+    )
+
+
+def _waits_in_servers(servers: list[Server]) -> str:
+    """Of that, the wait for a free thread (every request, not only the API's)."""
+    counts = _bucket_counts(servers, WAIT_SECONDS, lambda s: True)
+    return f"    of which waiting for a thread ({_total(counts):,.0f} requests): {_bounds(counts)}"
+
+
+def _bucket_counts(servers: list[Server], name: str, wanted: Callable[[Sample], bool]) -> dict:
+    """A histogram's cumulative counts by bucket bound, summed over the processes."""
     counts: dict[float, float] = {}
     for server in servers:
-        for sample in _family(server, REQUEST_SECONDS).samples:
-            if sample.name.endswith("_bucket") and sample.labels["route"].startswith("api/"):
+        for sample in _family(server, name).samples:
+            if sample.name.endswith("_bucket") and wanted(sample):
                 bound = float(sample.labels["le"])
                 counts[bound] = counts.get(bound, 0.0) + sample.value
+    return counts
+
+
+def _total(counts: dict[float, float]) -> float:
+    return counts[max(counts)]
+
+
+def _bounds(counts: dict[float, float]) -> str:
+    """The bucket bounds that p50 and p99 fall within."""
     bounds = sorted(counts)
-    total = counts[bounds[-1]]
 
     def within(share: float) -> str:
-        bound = next(b for b in bounds if counts[b] >= share * total)
+        bound = next(b for b in bounds if counts[b] >= share * _total(counts))
         return f"{bound * 1000:.0f} ms" if bound != float("inf") else "over the last bucket"
 
-    return (
-        f"  REST in the servers (their request-duration histograms, {total:,.0f} calls): "
-        f"p50 within {within(0.5)}, p99 within {within(0.99)}"
-    )
+    return f"p50 within {within(0.5)}, p99 within {within(0.99)}"
 
 
 def _gc_pauses(server: Server) -> str:

@@ -7,9 +7,11 @@ import ipaddress
 import json
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
@@ -21,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from activity.models import ActivityLog
 from episode_metadata.asgi import application
 from episode_metadata.common.context import ActivityContext, acting
+from episode_metadata.common.http_handler import SyncRequestHandler
 from episodes import services as episode_services
 from jobs import execution, registry, services
 from realtime import broadcast
@@ -37,6 +40,7 @@ from tests.service_process import (
     wait_until_listening,
 )
 from tests.test_realtime_ws import give_role
+from tests.test_request_cycles import get_over_asgi
 
 Samples = dict[tuple[str, frozenset], float]
 
@@ -86,6 +90,39 @@ def test_a_request_is_counted_under_its_url_pattern_with_its_duration(api):
     assert delta(before, after, f"{duration}_sum", route=route, method="GET") > 0
     # Label values are patterns, never paths: no id makes a series of its own.
     assert not any(episode["id"] in str(labels) for _, labels in after)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_requests_time_counts_its_wait_for_a_thread(user, settings):
+    """A request received while every thread of the process is busy waits for one: under
+    load most of the time a client sees can go there, so the duration includes it, and the
+    wait is counted apart too."""
+    settings.ALLOWED_HOSTS = ["localhost", "testserver"]
+    _, token = AuthToken.objects.create(user=user)
+    before = scrape()
+
+    async def behind_a_busy_thread() -> int:
+        threads = ThreadPoolExecutor(max_workers=1)
+        asyncio.get_running_loop().set_default_executor(threads)
+        try:
+            busy = asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.5)
+            status, _ = await get_over_asgi(SyncRequestHandler(), "/api/v1/episodes/", token)
+            await busy
+            return status
+        finally:
+            threads.shutdown()
+
+    assert async_to_sync(behind_a_busy_thread)() == 200
+    after = scrape()
+
+    wait = "episodes_http_request_wait_seconds"
+    assert delta(before, after, f"{wait}_count") == 1
+    waited = delta(before, after, f"{wait}_sum")
+    assert waited >= 0.4
+    duration = "episodes_http_request_duration_seconds"
+    labels = {"route": "api/v1/episodes/", "method": "GET"}
+    assert delta(before, after, f"{duration}_sum", **labels) > waited
+    assert delta(before, after, f"{duration}_bucket", **labels, le="0.25") == 0
 
 
 @pytest.mark.django_db

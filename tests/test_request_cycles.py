@@ -20,7 +20,7 @@ from episodes.models import Episode
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def _get(handler: SyncRequestHandler, path: str, token: str) -> tuple[int, dict]:
+async def get_over_asgi(handler: SyncRequestHandler, path: str, token: str) -> tuple[int, dict]:
     path, _, query = path.partition("?")
     scope = {
         "type": "http",
@@ -67,7 +67,7 @@ def test_a_served_request_leaves_nothing_to_the_cyclic_collector(path, user, set
     episode = services.create_episode(user=user, data={"title": "Pilot"})
     path = f"/api/v1/episodes/{episode.pk}/" if path == "detail" else path
     handler = SyncRequestHandler()
-    get = async_to_sync(_get)
+    get = async_to_sync(get_over_asgi)
     get(handler, path, token)  # what a first request sets up stays for good
     gc.collect()
     gc.disable()

@@ -12,7 +12,13 @@ built for sync use, the view, and (for a response that is not streamed) the clos
 `request_finished`, all in one call on a pooled thread, which then frees what the request built
 (`request_cycles`). The event loop reads the body before and sends the response after; a
 client that leaves meanwhile is simply not answered.
+
+A request received whole may wait for a free thread, and under load most of its time can go
+there: the moment it was received travels in its scope (`RECEIVED_AT`), so that its measured
+duration starts then, not when a thread took it up.
 """
+
+import time
 
 from asgiref.sync import sync_to_async
 from django.core import signals
@@ -23,6 +29,9 @@ from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
 from episode_metadata.common import request_cycles
+
+# The scope key of `time.perf_counter()` when the request was received whole.
+RECEIVED_AT = "episodes.received_at"
 
 
 class SyncRequestHandler(ASGIHandler):
@@ -37,6 +46,7 @@ class SyncRequestHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        scope = {**scope, RECEIVED_AT: time.perf_counter()}
         try:
             response = await sync_to_async(self._respond, thread_sensitive=False)(scope, body_file)
         except BaseException:
