@@ -62,7 +62,8 @@ class RequestMetricsMiddleware:
     """First in the chain, so the time covers every other middleware too; under ASGI it
     starts when the request was received whole (`RECEIVED_AT`), before it waited for a thread.
 
-    Runs on every request, writes included: two label lookups and up to three observations.
+    Runs on every request, writes included: two label lookups, an increment and up to two
+    observations.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
