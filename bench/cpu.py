@@ -1,4 +1,5 @@
-"""A process's CPU time, from /proc: what a server spent on the requests of a round."""
+"""CPU time, from /proc: what a server spent on the requests of a round, and how busy the
+whole machine was meanwhile."""
 
 import os
 import time
@@ -18,6 +19,16 @@ def stat_seconds(stat: str) -> float:
     14 and 15, in clock ticks."""
     fields = stat.rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_seconds() -> tuple[float, float]:
+    """Busy and total CPU time of every core so far: /proc/stat's first line, whose idle and
+    iowait are the idle part (guest time is counted in user already, so left out)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
+    idle = ticks[3] + ticks[4]
+    per_second = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / per_second, sum(ticks) / per_second
 
 
 def wait_until_idle(pid: int, *, timeout: float = 30.0) -> None:

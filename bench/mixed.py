@@ -8,7 +8,7 @@ Each user (bench/mixed_users.py) holds a socket subscribed to `episodes`, pings 
 between the two servers, so half the sockets hear of each write through Redis. Printed: the
 REST latency (the target is its p99), each event's delivery, checked against the rows the
 service logged on `episodes` meanwhile (every user should get every one, exactly once), the
-pings' round trips, and how long the garbage collector held each server process (its runs
+pings' round trips, the CPU each part took (servers, worker, simulated users, the rest), and how long the garbage collector held each server process (its runs
 stall every request and socket of the process at once). Beside the clients' REST latency it
 prints the servers' own (their request-duration histograms, from a request's having been
 received whole to its response, its wait for a free thread included, and that wait apart): on
@@ -19,9 +19,11 @@ event loops or the clients.
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,8 +36,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from bench import cpu
 from bench.clients import raise_open_files_limit
 from bench.fanout import GRACE_SECONDS, LATEST, Deliveries, met, percentile
+from bench.servers import server_pid
 from episodes import services as episodes
 from realtime import selectors
 from tests.service_process import ROOT, Server, start_worker, stop
@@ -64,7 +68,7 @@ def run(env: dict[str, str]) -> Iterator[str]:
     servers = [Server(env).start(), Server(env).start()]
     worker = start_worker(env, quiet=True)
     try:
-        yield from _load(servers, tokens, episode_ids)
+        yield from _load(servers, worker, tokens, episode_ids)
         yield "  garbage collector pauses, per server process: " + "; ".join(
             _gc_pauses(server) for server in servers
         )
@@ -100,7 +104,9 @@ def _analyze() -> None:
             cursor.execute("ANALYZE")
 
 
-def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> Iterator[str]:
+def _load(
+    servers: list[Server], worker: subprocess.Popen, tokens: list[str], episode_ids: list[str]
+) -> Iterator[str]:
     processes = []
     for first in range(0, len(tokens), USERS_PER_PROCESS):
         users = [
@@ -128,8 +134,16 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
     try:
         _expect(processes, "READY")
         after = selectors.latest_activity_id()
+        usage = Usage(
+            {
+                "servers": [server_pid(server) for server in servers],
+                "job worker": [worker.pid, *cpu.descendants(worker.pid)],
+                "simulated users": [process.pid for process in processes],
+            }
+        )
         _tell(processes, "GO")
         _expect(processes, "DONE")
+        used = usage.line()
         rows = selectors.activity_for_topics(
             {"episodes"}, after_id=after, up_to_id=LATEST, limit=1_000_000
         )
@@ -148,6 +162,7 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
             if process.poll() is None:
                 process.kill()
             process.wait()
+    yield used
     yield from _rest_lines(calls)
     yield _in_servers(servers)
     yield _waits_in_servers(servers)
@@ -162,6 +177,38 @@ def _load(servers: list[Server], tokens: list[str], episode_ids: list[str]) -> I
         f"{met(deliveries.all_delivered)}"
     )
     yield f"  pings: {len(pongs):,}, pong {_summary(pongs)}"
+
+
+class Usage:
+    """The CPU the load took, by group of processes, from here on: on one machine the
+    simulated users share the cores with the service, and a machine near 100% busy queues
+    every request."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.spent = self._spent()
+        self.machine = cpu.machine_seconds()
+        self.started = time.monotonic()
+
+    def _spent(self) -> dict[str, float]:
+        return {
+            name: sum(cpu.process_seconds(pid) for pid in pids)
+            for name, pids in self.groups.items()
+        }
+
+    def line(self) -> str:
+        spent = self._spent()
+        busy_now, total_now = cpu.machine_seconds()
+        busy, total = busy_now - self.machine[0], total_now - self.machine[1]
+        elapsed = time.monotonic() - self.started
+        cores = os.cpu_count() or 1
+        by_group = {name: (spent[name] - self.spent[name]) / elapsed for name in self.groups}
+        rest = busy / elapsed - sum(by_group.values())
+        groups = ", ".join(f"{name} {used:.2f}" for name, used in by_group.items())
+        return (
+            f"  CPU during the load, in cores of {cores}: {groups}, everything else (the "
+            f"database, Redis, ...) {rest:.2f}; the machine {busy / total:.0%} busy"
+        )
 
 
 def _rest_lines(calls: list[list]) -> Iterator[str]:
