@@ -2,6 +2,7 @@
 (bench/requests_vs_bare.py), and how it turns rounds into a verdict."""
 
 import os
+import time
 
 import pytest
 
@@ -78,6 +79,17 @@ def test_this_process_cpu_time_grows_as_it_works():
     sum(i * i for i in range(2_000_000))
 
     assert cpu.process_seconds(os.getpid()) > before
+
+
+def test_the_machine_is_busy_while_this_process_works():
+    busy, total = cpu.machine_seconds()
+    deadline = time.monotonic() + 0.2
+    while time.monotonic() < deadline:
+        pass
+    busy_after, total_after = cpu.machine_seconds()
+
+    assert busy_after - busy >= 0.1
+    assert total_after - total >= busy_after - busy
 
 
 def test_the_ratio_is_the_median_of_each_pair_of_rounds():
