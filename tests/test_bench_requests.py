@@ -89,7 +89,8 @@ def test_the_machine_is_busy_while_this_process_works():
     busy_after, total_after = cpu.machine_seconds()
 
     assert busy_after - busy >= 0.1
-    assert total_after - total >= busy_after - busy
+    # Every core's time, idle or not: at least the 0.2 s that passed, to the clock tick.
+    assert total_after - total >= 0.19
 
 
 def test_the_ratio_is_the_median_of_each_pair_of_rounds():
