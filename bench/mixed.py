@@ -8,8 +8,9 @@ Each user (bench/mixed_users.py) holds a socket subscribed to `episodes`, pings 
 between the two servers, so half the sockets hear of each write through Redis. Printed: the
 REST latency (the target is its p99), each event's delivery, checked against the rows the
 service logged on `episodes` meanwhile (every user should get every one, exactly once), the
-pings' round trips, the CPU each part took (servers, worker, simulated users, the rest), and how long the garbage collector held each server process (its runs
-stall every request and socket of the process at once). Beside the clients' REST latency it
+pings' round trips, the CPU each part took (servers, worker, simulated users, the rest), and
+how long the garbage collector held each server process (its runs stall every request and
+socket of the process at once). Beside the clients' REST latency it
 prints the servers' own (their request-duration histograms, from a request's having been
 received whole to its response, its wait for a free thread included, and that wait apart): on
 one machine the simulated users share the cores, and the gap between the clients' figures and
