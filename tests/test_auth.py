@@ -2,10 +2,11 @@ import logging
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +155,27 @@ def test_passwords_are_never_logged(anon, user, caplog):
     assert "login succeeded for 'editor'" in caplog.text
     assert secret_guess not in caplog.text
     assert PASSWORD not in caplog.text
+
+
+def test_a_tokens_user_brings_their_own_and_their_roles_permissions(django_user_model):
+    """Read with the token in one query, a user's permissions are those Django would find:
+    their own, their groups', and none beyond."""
+    user = django_user_model.objects.create_user("mixed-holder")
+    user.user_permissions.add(Permission.objects.get(codename="add_episode"))
+    user.groups.create(name="job readers").permissions.add(
+        Permission.objects.get(codename="view_job")
+    )
+    client = bearer_client(user)
+
+    held = client.get("/api/v1/auth/me").json()["permissions"]
+
+    assert held == ["episodes.add_episode", "jobs.view_job"]
+    assert client.get("/api/v1/jobs/").status_code == 200
+    assert client.get("/api/v1/episodes/").status_code == 403
+
+
+def test_a_token_whose_user_holds_nothing_is_refused_everything(django_user_model):
+    client = bearer_client(django_user_model.objects.create_user("no-role"))
+
+    assert client.get("/api/v1/auth/me").json()["permissions"] == []
+    assert client.get("/api/v1/jobs/").status_code == 403

@@ -16,8 +16,8 @@ from jobs import services as job_services
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-# The token (with its user) and the user's permissions: every authenticated request.
-AUTH = 2
+# The token, with its user and the user's permissions: every authenticated request.
+AUTH = 1
 
 
 def inserted_tables(sql: list[str]) -> list[str]:
