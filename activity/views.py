@@ -27,6 +27,10 @@ class ActivityViewSet(viewsets.ReadOnlyModelViewSet):
     """The activity log, readable by everyone with the permission to view it: the team shares
     one history."""
 
+    # Names the model for the schema and the permission check (`ModelPermissions`), which
+    # would otherwise build the reader's whole queryset only to find it; requests use
+    # get_queryset().
+    queryset = ActivityLog.objects.none()
     serializer_class = ActivityLogSerializer
     filterset_class = ActivityFilter
     pagination_class = ActivityCursorPagination

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.utils import timezone
 
+from activity import selectors
 from activity.models import ActivityLog
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,20 @@ def test_any_signed_in_user_reads_the_log(api):
     first = entry()
 
     assert ids(api.get(LIST)) == [first.id]
+
+
+def test_a_page_builds_the_readers_rows_once(api, monkeypatch):
+    """The permission check names the model from the view's class, not from the reader's
+    rows, whose visibility rules cost a list a sixth of its time when built twice."""
+    built = []
+    real = selectors.activity_list
+    monkeypatch.setattr(
+        selectors, "activity_list", lambda reader: built.append(reader) or real(reader)
+    )
+    entry()
+
+    assert api.get(LIST).status_code == 200
+    assert len(built) == 1
 
 
 # --- Shape and order -------------------------------------------------------------------------
