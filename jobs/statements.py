@@ -37,8 +37,9 @@ _CLAIM_SAVEPOINT = "job_claim"
 # (activity migration 0006) until it ends, so with several workers, each waited in turn
 # for the others' flushes. Should PostgreSQL crash, the last fraction of a second of claims
 # and answers is lost, consistently with their activity rows: those jobs run again, as
-# after a worker's crash. Writes anywhere else still wait for the disk.
-_WITHOUT_WAITING_FOR_THE_DISK = "SET LOCAL synchronous_commit TO OFF"
+# after a worker's crash. Presence is the only other writer that does not wait
+# (realtime/presence/services.py).
+_WITHOUT_WAITING_FOR_THE_DISK = prepared.WITHOUT_WAITING_FOR_THE_DISK
 
 
 def running(job: Job, worker_id: str, now) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from activity.notifications.runner import Notifier
 from episode_metadata.common.context import ActivityContext, acting
 from episodes import services
 from realtime.hub import stop_hub
+from realtime.presence import selectors as presence_selectors
+from realtime.presence import services as presence
 from realtime.webhooks import services as webhooks
 from tests.test_realtime_ws import connect, make_user, receive, subscribe
 
@@ -226,3 +228,18 @@ def test_a_workers_claims_and_answers_alone_commit_without_waiting_for_the_disk(
     with transaction.atomic():
         services.create_episode(user=user, data={"title": "Waits for the disk"})
         assert synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_presence_commits_without_waiting_for_the_disk(user):
+    """A viewing a crash of the database loses is recorded again at the viewer's next
+    heartbeat or read; the transactions around it still wait for the disk."""
+    episode = services.create_episode(user=user, data={"title": "Viewed"})
+    with transaction.atomic():
+        joined = presence.record(episode_id=episode.pk, user_id=user.pk, connection="tab")
+        during = synchronous_commit()
+
+    assert (joined, during) == (True, "off")
+    assert synchronous_commit() == "on"
+    viewers = presence_selectors.episode_viewers(episode_id=episode.pk)
+    assert [viewer.id for viewer in viewers] == [user.pk]

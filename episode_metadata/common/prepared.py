@@ -22,6 +22,10 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
+# First in a transaction whose last fraction of a second may be lost should PostgreSQL crash:
+# its commit returns without waiting for the WAL to reach the disk. Each user says why.
+WITHOUT_WAITING_FOR_THE_DISK = "SET LOCAL synchronous_commit TO OFF"
+
 
 def execute(sql: str, params: Sequence, *, first: Sequence[str] = ()) -> CursorWrapper:
     """Run `sql`, after the parameterless statements `first` (a SAVEPOINT, say) in the same

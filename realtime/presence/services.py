@@ -27,7 +27,7 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from episode_metadata.common import counters
+from episode_metadata.common import counters, prepared
 from episode_metadata.common.env import env_float
 from realtime import broadcast
 from realtime.models import Presence
@@ -160,14 +160,18 @@ def expire(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> int:
 def _lock(episode_id: uuid.UUID | str, user_id: int) -> None:
     """Hold off other joins and departures of this user on this episode until the
     transaction ends. On SQLite every transaction begins by taking the database's one
-    write lock (IMMEDIATE mode), which serializes them already."""
+    write lock (IMMEDIATE mode), which serializes them already.
+
+    On PostgreSQL the transaction's BEGIN goes in the lock's round trip, and its commit does
+    not wait for the disk: a viewing lost in a crash of the database is recorded again at the
+    viewer's next heartbeat or read, and one that comes back is swept once it expires."""
     database = transaction.get_connection()
     if database.vendor == "postgresql":
-        with database.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                [f"presence:{episode_id}:{user_id}"],
-            )
+        prepared.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"presence:{episode_id}:{user_id}"],
+            first=[prepared.WITHOUT_WAITING_FOR_THE_DISK],
+        ).close()
 
 
 def _announce_if_left(
