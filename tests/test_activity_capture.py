@@ -5,6 +5,7 @@ import asyncio
 import logging
 import os
 import time
+import uuid
 
 import pytest
 import redis
@@ -107,6 +108,14 @@ def test_a_malformed_request_id_is_replaced(api):
 
     assert response["X-Request-ID"] != "bad id\n" * 20
     assert only_entry().request_id == response["X-Request-ID"]
+
+
+def test_new_request_ids_are_distinct_version_4_uuids(api):
+    given = {api.get("/api/v1/episodes/")["X-Request-ID"] for _ in range(50)}
+
+    assert len(given) == 50
+    assert {uuid.UUID(request_id).version for request_id in given} == {4}
+    assert all(uuid.UUID(request_id).hex == request_id for request_id in given)
 
 
 def test_failed_request_records_nothing(api):
