@@ -202,6 +202,29 @@ def test_jobs_nobody_started_are_passed_over_without_a_lookup_each():
     assert not Notification.objects.exists()
 
 
+def test_a_pass_reads_its_recipients_with_their_permissions(people):
+    """Whoever an update concerns is asked whether they may read it: their permissions come
+    in the one query that reads them all, not one query each."""
+
+    def queries_to_tell_those_who_changed_it(changed_by: list[str]) -> tuple[int, int]:
+        episode = create_episode(people["writer"][1])
+        url = f"{EPISODES}{episode['id']}/"
+        for name in changed_by:
+            people[name][1].patch(url, {"description": f"By {name}"}, format="json")
+        services.deliver_pending()
+        told = Notification.objects.count()
+        people["bystander"][1].patch(url, {"title": "Changed once more"}, format="json")
+        with CaptureQueriesContext(connection) as queries:
+            services.deliver_pending()
+        return len(queries), Notification.objects.count() - told
+
+    alone = queries_to_tell_those_who_changed_it([])
+    three = queries_to_tell_those_who_changed_it(["editor", "follower"])
+
+    assert (alone[1], three[1]) == (1, 3)
+    assert three[0] == alone[0]
+
+
 def test_a_pass_loads_whole_only_the_activity_a_rule_applies_to(django_assert_num_queries):
     for _ in range(2):
         job_services.enqueue(registry.get("diagnostic"), {})

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from activity.models import ActivityLog, NotificationPreference, Priority
-from episode_metadata.common.permissions import allowed
+from episode_metadata.common.permissions import allowed, with_permissions
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def plan(entry: ActivityLog) -> Planned | None:
 
 
 def _unable_to_read(user_ids: set[int], permission: str) -> set[int]:
-    users = get_user_model().objects.filter(pk__in=user_ids)
+    users = with_permissions(get_user_model().objects.filter(pk__in=user_ids))
     return {user.pk for user in users if not allowed(user, permission)}
 
 

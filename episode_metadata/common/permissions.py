@@ -3,6 +3,7 @@ everything. Every door (REST, WebSocket, admin, dashboard) asks `User.has_perm`,
 `allowed` here."""
 
 import functools
+from collections.abc import Iterator
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -16,7 +17,8 @@ from django.contrib.auth.models import (
 )
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Model, QuerySet
+from django.db.models.expressions import RawSQL
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -145,6 +147,19 @@ def _held_from(user_id: str) -> str:
         f"ON membership.{column(membership, 'group')} = granted.{column(granted, 'group')} "
         f"WHERE membership.{column(membership, 'user')} = {user_id})"
     )
+
+
+def with_permissions(users: QuerySet) -> Iterator:
+    """These users, each with their permissions read in the same query: asking about many
+    users costs one query, not one each."""
+    meta = users.model._meta
+    quote = connection.ops.quote_name
+    column = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
+    # Built from the models' table and column names only.
+    held = RawSQL(held_names_sql(column), ())  # noqa: S611
+    for user in users.annotate(held_permissions=held):
+        prefill(user, user.held_permissions)
+        yield user
 
 
 def prefill(user, names: str | None) -> None:
