@@ -1,8 +1,6 @@
 import binascii
 from hmac import compare_digest
 
-from django.db import connection
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from knox.auth import TokenAuthentication
 from knox.crypto import hash_token
@@ -35,8 +33,7 @@ class BearerTokenAuthentication(TokenAuthentication):
         candidates = get_token_model().objects.filter(
             token_key=presented[: CONSTANTS.TOKEN_KEY_LENGTH]
         )
-        # Built from the models' table and column names only: no value of the request's.
-        held = RawSQL(permissions.held_names_sql(_user_id_column()), ())  # noqa: S611
+        held = permissions.held_names(get_token_model(), "user")
         for auth_token in candidates.select_related("user").annotate(held_permissions=held):
             if compare_digest(digest, auth_token.digest):
                 permissions.prefill(auth_token.user, auth_token.held_permissions)
@@ -50,9 +47,3 @@ class BearerTokenAuthentication(TokenAuthentication):
             if knox_settings.AUTO_REFRESH:
                 self.renew_token(auth_token)
         return self.validate_user(auth_token)
-
-
-def _user_id_column() -> str:
-    meta = get_token_model()._meta
-    quote = connection.ops.quote_name
-    return f"{quote(meta.db_table)}.{quote(meta.get_field('user').column)}"

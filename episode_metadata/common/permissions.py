@@ -4,6 +4,7 @@ everything. Every door (REST, WebSocket, admin, dashboard) asks `User.has_perm`,
 
 import functools
 from collections.abc import Iterator
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -17,7 +18,7 @@ from django.contrib.auth.models import (
 )
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -104,11 +105,20 @@ def _held_sql() -> str:
     )
 
 
+def held_names(model: type[Model], user_field: str) -> RawSQL:
+    """An annotation for a query of `model`: the permissions of the user whose id is in its
+    field `user_field`, as `app_label.codename` names joined by commas, or None for none.
+    `prefill` gives them to the user."""
+    quote = connection.ops.quote_name
+    # A concrete field of the model's own table, so it has a column.
+    field = cast(Field, model._meta.get_field(user_field))
+    column = f"{quote(model._meta.db_table)}.{quote(cast(str, field.column))}"
+    # Built from the models' table and column names only: no value from outside.
+    return RawSQL(_held_names_sql(column), ())  # noqa: S611
+
+
 @functools.cache
-def held_names_sql(user_id_column: str) -> str:
-    """A scalar subquery: the permissions of the user whose id is in `user_id_column` (a
-    column of the outer query, quoted), as `app_label.codename` names joined by commas, or
-    NULL for none. Token authentication reads them with the token (`prefill`)."""
+def _held_names_sql(user_id_column: str) -> str:
     quote = connection.ops.quote_name
     name = f"content_type.{quote('app_label')} || '.' || permission.{quote('codename')}"
     joined = (
@@ -152,18 +162,14 @@ def _held_from(user_id: str) -> str:
 def with_permissions(users: QuerySet) -> Iterator:
     """These users, each with their permissions read in the same query: asking about many
     users costs one query, not one each."""
-    meta = users.model._meta
-    quote = connection.ops.quote_name
-    column = f"{quote(meta.db_table)}.{quote(meta.pk.column)}"
-    # Built from the models' table and column names only.
-    held = RawSQL(held_names_sql(column), ())  # noqa: S611
+    held = held_names(users.model, users.model._meta.pk.name)
     for user in users.annotate(held_permissions=held):
         prefill(user, user.held_permissions)
         yield user
 
 
 def prefill(user, names: str | None) -> None:
-    """Give `user` the permissions read with it (`held_names_sql`), so that no check reads
+    """Give `user` the permissions read with it (`held_names`), so that no check reads
     them again. A superuser holds every permission, which the subquery does not list: theirs
     are read as before, if ever asked for."""
     if not user.is_superuser:
